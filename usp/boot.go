@@ -57,7 +57,7 @@ func (e *Event) IsBoot() bool { return e.ObjPath == "Device." && e.Name == "Boot
 // ParameterMap is an error; the other fields are taken as sent.
 func (e *Event) Boot() (Boot, error) {
 	if !e.IsBoot() {
-		return Boot{}, fmt.Errorf("event %s is not Device.Boot!", e.Path())
+		return Boot{}, fmt.Errorf("want event Device.Boot!, got %q", e.Path())
 	}
 	b := Boot{CommandKey: e.Params["CommandKey"], Cause: e.Params["Cause"], Reason: e.Params["Reason"]}
 	if v, ok := e.Params["FirmwareUpdated"]; ok && v != "" {

@@ -172,7 +172,7 @@ func TestIDGenUnique(t *testing.T) {
 	if id := a.Next(); len(id) < len("ctl-")+16 || id[:4] != "ctl-" {
 		t.Errorf("unexpected id form %q", id)
 	}
-	if NewMsgID() == NewMsgID() {
-		t.Error("NewMsgID repeated itself")
+	if first, second := NewMsgID(), NewMsgID(); first == second {
+		t.Errorf("NewMsgID repeated itself: %q", first)
 	}
 }

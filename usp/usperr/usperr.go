@@ -52,13 +52,13 @@ const (
 // The Record-level error codes (7100–7106), used when a USP Record itself is bad
 // (R-MTP.5).
 const (
-	RecordNotParsed            Code = 7100
-	SecureSessionRequired      Code = 7101
-	SecureSessionNotSupported  Code = 7102
-	SegmentationNotSupported   Code = 7103
-	InvalidRecordValue         Code = 7104
-	SessionContextTerminated   Code = 7105
-	SessionContextNotAllowed   Code = 7106
+	RecordNotParsed           Code = 7100
+	SecureSessionRequired     Code = 7101
+	SecureSessionNotSupported Code = 7102
+	SegmentationNotSupported  Code = 7103
+	InvalidRecordValue        Code = 7104
+	SessionContextTerminated  Code = 7105
+	SessionContextNotAllowed  Code = 7106
 )
 
 type codeInfo struct {
@@ -67,45 +67,45 @@ type codeInfo struct {
 }
 
 var codes = map[Code]codeInfo{
-	MessageFailed:              {"MessageFailed", "Message failed"},
-	MessageNotSupported:        {"MessageNotSupported", "Message not supported"},
-	RequestDenied:              {"RequestDenied", "Request denied (no reason specified)"},
-	InternalError:              {"InternalError", "Internal error"},
-	InvalidArguments:           {"InvalidArguments", "Invalid arguments"},
-	ResourcesExceeded:          {"ResourcesExceeded", "Resources exceeded"},
-	PermissionDenied:           {"PermissionDenied", "Permission denied"},
-	InvalidConfiguration:       {"InvalidConfiguration", "Invalid configuration"},
-	InvalidPathSyntax:          {"InvalidPathSyntax", "Invalid path syntax"},
-	ParameterActionFailed:      {"ParameterActionFailed", "Parameter action failed"},
-	UnsupportedParameter:       {"UnsupportedParameter", "Unsupported parameter"},
-	InvalidType:                {"InvalidType", "Invalid type"},
-	InvalidValue:               {"InvalidValue", "Invalid value"},
-	ParamReadOnly:              {"ParamReadOnly", "Attempt to update non-writeable parameter"},
-	ValueConflict:              {"ValueConflict", "Value conflict"},
-	OperationError:             {"OperationError", "Operation error"},
-	ObjectDoesNotExist:         {"ObjectDoesNotExist", "Object does not exist"},
-	ObjectNotCreated:           {"ObjectNotCreated", "Object could not be created"},
-	ObjectNotATable:            {"ObjectNotATable", "Object is not a table"},
-	ObjectNotCreatable:         {"ObjectNotCreatable", "Attempt to create non-creatable object"},
-	ObjectNotUpdated:           {"ObjectNotUpdated", "Object could not be updated"},
-	RequiredParamFailed:        {"RequiredParamFailed", "Required parameter failed"},
-	CommandFailure:             {"CommandFailure", "Command failure"},
-	CommandCanceled:            {"CommandCanceled", "Command canceled"},
-	DeleteFailure:              {"DeleteFailure", "Delete failure"},
-	ObjectDuplicateKey:         {"ObjectDuplicateKey", "Object exists with duplicate key"},
-	InvalidPath:                {"InvalidPath", "Invalid path"},
-	InvalidCommandArguments:    {"InvalidCommandArguments", "Invalid command arguments"},
-	RegisterFailure:            {"RegisterFailure", "Register failure"},
-	AlreadyInUse:               {"AlreadyInUse", "Already in use"},
-	DeregisterFailure:          {"DeregisterFailure", "Deregister failure"},
-	PathAlreadyRegistered:      {"PathAlreadyRegistered", "Path already registered"},
-	RecordNotParsed:            {"RecordNotParsed", "Record could not be parsed"},
-	SecureSessionRequired:      {"SecureSessionRequired", "Secure session required"},
-	SecureSessionNotSupported:  {"SecureSessionNotSupported", "Secure session not supported"},
-	SegmentationNotSupported:   {"SegmentationNotSupported", "Segmentation and reassembly not supported"},
-	InvalidRecordValue:         {"InvalidRecordValue", "Invalid Record value"},
-	SessionContextTerminated:   {"SessionContextTerminated", "Session context terminated"},
-	SessionContextNotAllowed:   {"SessionContextNotAllowed", "Session context not allowed"},
+	MessageFailed:             {"MessageFailed", "Message failed"},
+	MessageNotSupported:       {"MessageNotSupported", "Message not supported"},
+	RequestDenied:             {"RequestDenied", "Request denied (no reason specified)"},
+	InternalError:             {"InternalError", "Internal error"},
+	InvalidArguments:          {"InvalidArguments", "Invalid arguments"},
+	ResourcesExceeded:         {"ResourcesExceeded", "Resources exceeded"},
+	PermissionDenied:          {"PermissionDenied", "Permission denied"},
+	InvalidConfiguration:      {"InvalidConfiguration", "Invalid configuration"},
+	InvalidPathSyntax:         {"InvalidPathSyntax", "Invalid path syntax"},
+	ParameterActionFailed:     {"ParameterActionFailed", "Parameter action failed"},
+	UnsupportedParameter:      {"UnsupportedParameter", "Unsupported parameter"},
+	InvalidType:               {"InvalidType", "Invalid type"},
+	InvalidValue:              {"InvalidValue", "Invalid value"},
+	ParamReadOnly:             {"ParamReadOnly", "Attempt to update non-writeable parameter"},
+	ValueConflict:             {"ValueConflict", "Value conflict"},
+	OperationError:            {"OperationError", "Operation error"},
+	ObjectDoesNotExist:        {"ObjectDoesNotExist", "Object does not exist"},
+	ObjectNotCreated:          {"ObjectNotCreated", "Object could not be created"},
+	ObjectNotATable:           {"ObjectNotATable", "Object is not a table"},
+	ObjectNotCreatable:        {"ObjectNotCreatable", "Attempt to create non-creatable object"},
+	ObjectNotUpdated:          {"ObjectNotUpdated", "Object could not be updated"},
+	RequiredParamFailed:       {"RequiredParamFailed", "Required parameter failed"},
+	CommandFailure:            {"CommandFailure", "Command failure"},
+	CommandCanceled:           {"CommandCanceled", "Command canceled"},
+	DeleteFailure:             {"DeleteFailure", "Delete failure"},
+	ObjectDuplicateKey:        {"ObjectDuplicateKey", "Object exists with duplicate key"},
+	InvalidPath:               {"InvalidPath", "Invalid path"},
+	InvalidCommandArguments:   {"InvalidCommandArguments", "Invalid command arguments"},
+	RegisterFailure:           {"RegisterFailure", "Register failure"},
+	AlreadyInUse:              {"AlreadyInUse", "Already in use"},
+	DeregisterFailure:         {"DeregisterFailure", "Deregister failure"},
+	PathAlreadyRegistered:     {"PathAlreadyRegistered", "Path already registered"},
+	RecordNotParsed:           {"RecordNotParsed", "Record could not be parsed"},
+	SecureSessionRequired:     {"SecureSessionRequired", "Secure session required"},
+	SecureSessionNotSupported: {"SecureSessionNotSupported", "Secure session not supported"},
+	SegmentationNotSupported:  {"SegmentationNotSupported", "Segmentation and reassembly not supported"},
+	InvalidRecordValue:        {"InvalidRecordValue", "Invalid Record value"},
+	SessionContextTerminated:  {"SessionContextTerminated", "Session context terminated"},
+	SessionContextNotAllowed:  {"SessionContextNotAllowed", "Session context not allowed"},
 }
 
 // Known reports whether c is a code the specification defines.
