@@ -30,6 +30,8 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"up", "run Cuttle on this machine with its embedded defaults", runUp},
+		{"broker", "run the MQTT 5 broker against a NATS server or cluster", runBroker},
+		{"creds", "manage device, controller and admin credentials in NATS KV", runCreds},
 		{"version", "print the version", runVersion},
 	}
 }
@@ -40,6 +42,9 @@ func main() {
 	stop()
 	switch {
 	case errors.Is(err, errUsage):
+		if err != errUsage {
+			fmt.Fprintln(os.Stderr, "cuttle:", err)
+		}
 		os.Exit(2)
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "cuttle:", err)
