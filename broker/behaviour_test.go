@@ -1,0 +1,224 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"cuttle/broker/creds"
+)
+
+func TestBruteForceLockout(t *testing.T) {
+	e := startEnv(t, func(c *Config) {
+		c.Lockout.MaxFailures = 3
+	})
+	sec := e.addCred(creds.RoleDevice, devA, "")
+	for i := range 3 {
+		if _, code, _ := e.dial(dialOpts{username: devA, password: "guess"}); code != codeBadUserPass {
+			t.Fatalf("attempt %d: 0x%02x", i, code)
+		}
+	}
+	// Locked: even the right secret is refused, without being checked.
+	if _, code, _ := e.dial(dialOpts{username: devA, password: sec}); code != codeRateExceeded {
+		t.Fatalf("locked out attempt: CONNACK 0x%02x, want 0x9F", code)
+	}
+	if got := testutil.ToFloat64(e.b.metrics.lockouts.WithLabelValues("username")); got != 1 {
+		t.Errorf("username lockouts metric %v", got)
+	}
+	if got := testutil.ToFloat64(e.b.metrics.authFailures.WithLabelValues("locked_out")); got != 1 {
+		t.Errorf("locked_out failures metric %v", got)
+	}
+}
+
+func TestLiveRevocation(t *testing.T) {
+	cases := []struct {
+		name   string
+		revoke func(e *env) error
+	}{
+		{"removed", func(e *env) error { return e.store.Remove(context.Background(), devA) }},
+		{"disabled", func(e *env) error { return e.store.SetDisabled(context.Background(), devA, true) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := startEnv(t, nil)
+			sec := e.addCred(creds.RoleDevice, devA, "")
+			secB := e.addCred(creds.RoleDevice, devB, "")
+			cl := e.mustDial(dialOpts{username: devA, password: sec})
+			bystander := e.mustDial(dialOpts{username: devB, password: secB})
+			start := time.Now()
+			if err := c.revoke(e); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case d := <-cl.disconnected:
+				if d.ReasonCode != codeNotAuthorized {
+					t.Errorf("DISCONNECT 0x%02x, want 0x87", d.ReasonCode)
+				}
+				if took := time.Since(start); took > time.Second {
+					t.Errorf("took %v, want < 1s", took)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("not disconnected")
+			}
+			if _, code, _ := e.dial(dialOpts{username: devA, password: sec}); code == codeSuccess {
+				t.Error("revoked credential still connects")
+			}
+			select {
+			case <-bystander.disconnected:
+				t.Error("another device was disconnected")
+			case <-time.After(100 * time.Millisecond):
+			}
+		})
+	}
+}
+
+// TestConnectDeadline: a connection that sends nothing, or half a CONNECT,
+// is closed after ConnectTimeout.
+func TestConnectDeadline(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.ConnectTimeout = 300 * time.Millisecond })
+	for _, prefix := range [][]byte{nil, {0x10, 0x20, 0x00, 0x04, 'M', 'Q'}} {
+		c, err := net.Dial("tcp", e.b.Addr("tcp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(prefix); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		_, err = io.ReadAll(c)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("connection with %d bytes of CONNECT still open after 3 s", len(prefix))
+		}
+		if took := time.Since(start); took < 200*time.Millisecond || took > 2*time.Second {
+			t.Errorf("closed after %v, want about 300ms", took)
+		}
+		c.Close()
+	}
+}
+
+func TestConnectionCaps(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.MaxConnectionsPerIP = 2 })
+	sec := e.addCred(creds.RoleController, ctlC, "")
+	e.mustDial(dialOpts{username: ctlC, password: sec, clientID: ctlC + "/1"})
+	e.mustDial(dialOpts{username: ctlC, password: sec, clientID: ctlC + "/2"})
+	if _, _, err := e.dial(dialOpts{username: ctlC, password: sec, clientID: ctlC + "/3"}); err == nil {
+		t.Fatal("third connection from one IP accepted")
+	}
+	if got := testutil.ToFloat64(e.b.metrics.connRefused.WithLabelValues("tcp", "per_ip")); got != 1 {
+		t.Errorf("refused metric %v", got)
+	}
+}
+
+func TestOversizedPacket(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.MaxPacketSize = 4096 })
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	e.addCred(creds.RoleController, ctlC, "")
+	cl := e.mustDial(dialOpts{username: devA, password: secA})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	big := &paho.Publish{Topic: "usp/v1/controller/" + ctlC, QoS: 1, Payload: make([]byte, 8192)}
+	if _, err := cl.Publish(ctx, big); err == nil {
+		t.Fatal("oversized publish acknowledged")
+	}
+	select {
+	case <-cl.disconnected:
+	case <-cl.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("client sending an oversized packet is still connected")
+	}
+}
+
+// TestUserPropertiesDelivered: user properties, response topic, correlation
+// data and content type reach the subscriber even when it asked for no
+// problem information, and acks do not echo the publisher's properties.
+func TestUserPropertiesDelivered(t *testing.T) {
+	e := startEnv(t, nil)
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	// paho sends Request Problem Information = 0 unless told otherwise,
+	// which is the case Mochi gets wrong.
+	dev := e.mustDial(dialOpts{username: devA, password: secA})
+	if code := dev.subscribe(t, "usp/v1/agent/"+devA, 1); code != codeGrantedQoS1 {
+		t.Fatal(code)
+	}
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	pub := &paho.Publish{Topic: "usp/v1/agent/" + devA, QoS: 1, Payload: record(t, ctlC, devA), Properties: &paho.PublishProperties{
+		ResponseTopic: "usp/v1/controller/" + ctlC, CorrelationData: []byte("msg-1"), ContentType: "usp.msg",
+		User: paho.UserProperties{{Key: "usp-msg-type", Value: "GET"}},
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	resp, err := ctl.Publish(ctx, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Properties != nil && len(resp.Properties.User) > 0 {
+		t.Errorf("PUBACK echoes user properties %v", resp.Properties.User)
+	}
+	got := dev.expect(t)
+	p := got.Properties
+	if p == nil || p.User.Get("usp-msg-type") != "GET" || p.ResponseTopic != "usp/v1/controller/"+ctlC ||
+		string(p.CorrelationData) != "msg-1" || p.ContentType != "usp.msg" {
+		t.Errorf("properties lost: %+v", p)
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.HTTPAddr = "127.0.0.1:0" })
+	sec := e.addCred(creds.RoleDevice, devA, "")
+	e.mustDial(dialOpts{username: devA, password: sec})
+	e.dial(dialOpts{username: devA, password: "wrong"})
+	base := "http://" + e.b.HTTPAddr()
+	for path, want := range map[string]string{
+		"/healthz": "ok", "/readyz": "ready",
+		"/metrics": `cuttle_broker_auth_failures_total{reason="bad_credentials"} 1`,
+	} {
+		body := httpGet(t, base+path)
+		if !strings.Contains(body, want) {
+			t.Errorf("%s lacks %q:\n%.2000s", path, want, body)
+		}
+	}
+	if body := httpGet(t, base+"/metrics"); !strings.Contains(body, "cuttle_broker_clients_connected 1") {
+		t.Errorf("clients_connected not 1:\n%.3000s", body)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	mirror := fakeCreds{}
+	cases := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no credentials", Config{}, "credentials"},
+		{"anonymous on all interfaces", Config{Credentials: mirror, Listeners: []ListenerConfig{{Addr: ":1884", Auth: AuthAnonymous}}}, "listeners[0].auth"},
+		{"anonymous on a public address", Config{Credentials: mirror, Listeners: []ListenerConfig{{Addr: "192.0.2.1:1884", Auth: AuthAnonymous}}}, "loopback"},
+		{"unknown type", Config{Credentials: mirror, Listeners: []ListenerConfig{{Type: "quic", Addr: ":1"}}}, "listeners[0].type"},
+		{"tls without cert", Config{Credentials: mirror, Listeners: []ListenerConfig{{Type: ListenerTLS, Addr: ":8883"}}}, "listeners[0].tls"},
+		{"cert auth on tcp", Config{Credentials: mirror, Listeners: []ListenerConfig{{Addr: ":1883", Auth: AuthCert}}}, "listeners[0].auth"},
+		{"bad address", Config{Credentials: mirror, Listeners: []ListenerConfig{{Addr: "nowhere"}}}, "listeners[0].addr"},
+		{"duplicate names", Config{Credentials: mirror, Listeners: []ListenerConfig{{Addr: ":1"}, {Addr: ":2"}}}, "duplicate"},
+		{"negative timeout", Config{Credentials: mirror, ConnectTimeout: -1}, "connect_timeout"},
+		{"inflight too big", Config{Credentials: mirror, MaxInflight: 70000}, "max_inflight"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := New(c.cfg)
+			if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want ErrConfig naming %q", err, c.want)
+			}
+		})
+	}
+	if _, err := New(Config{Credentials: mirror, Listeners: []ListenerConfig{{Addr: "127.0.0.1:0", Auth: AuthAnonymous}}}); err != nil {
+		t.Errorf("loopback anonymous listener refused: %v", err)
+	}
+}

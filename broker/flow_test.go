@@ -1,0 +1,93 @@
+package broker
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"cuttle/broker/creds"
+)
+
+// TestReceiveMaximumHonoured fails if the broker ever has more unacknowledged
+// QoS 1 deliveries towards a client than the client's Receive Maximum
+// [MQTT-3.3.4-9], which the deadlock remedy must not break.
+func TestReceiveMaximumHonoured(t *testing.T) {
+	e := startEnv(t, nil)
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	const rm = 3
+	dev := e.mustDial(dialOpts{username: devA, password: secA, receiveMax: rm, manualAck: true})
+	if code := dev.subscribe(t, "usp/v1/agent/"+devA, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe: 0x%02x", code)
+	}
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	const total = 10
+	done := make(chan error, 1)
+	go func() {
+		// The broker holds the controller's publishes back (backpressure)
+		// while the device's window is full, so publish from a goroutine.
+		for i := range total {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_, err := ctl.Publish(ctx, &paho.Publish{Topic: "usp/v1/agent/" + devA, QoS: 1, Payload: []byte(strconv.Itoa(i))})
+			cancel()
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	var got []*paho.Publish
+	ackedSet := map[*paho.Publish]bool{}
+	for len(got) < total {
+		// Collect what arrives without acknowledging, then check the window.
+		deadline := time.After(300 * time.Millisecond)
+	collect:
+		for {
+			select {
+			case m := <-dev.msgs:
+				got = append(got, m)
+			case <-deadline:
+				break collect
+			}
+		}
+		unacked := 0
+		for _, m := range got {
+			if !ackedSet[m] {
+				unacked++
+			}
+		}
+		if unacked > rm {
+			t.Fatalf("%d deliveries unacknowledged, Receive Maximum is %d", unacked, rm)
+		}
+		if unacked == 0 {
+			t.Fatalf("stalled after %d of %d messages", len(got), total)
+		}
+		// Acknowledge one; the broker may then send exactly one more.
+		for _, m := range got {
+			if !ackedSet[m] {
+				if err := dev.Ack(m); err != nil {
+					t.Fatal(err)
+				}
+				ackedSet[m] = true
+				break
+			}
+		}
+	}
+	for i, m := range got {
+		if string(m.Payload) != strconv.Itoa(i) {
+			t.Errorf("message %d is %q: out of order or lost", i, m.Payload)
+		}
+	}
+	for _, m := range got {
+		if !ackedSet[m] {
+			_ = dev.Ack(m)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("controller publish: %v", err)
+	}
+}

@@ -1,0 +1,422 @@
+package broker
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+
+	"cuttle/broker/acl"
+	"cuttle/broker/certs"
+	"cuttle/broker/creds"
+	"cuttle/usp"
+)
+
+// hook is the broker's single Mochi hook. It authenticates and binds
+// clients (OnConnect), answers every ACL question from memory
+// (OnACLCheck), checks the from_id of device Records (OnPublish), adds the
+// USP topic hints to CONNACK and keeps user properties on PUBLISH
+// (OnPacketEncode), and tracks sessions for presence and revocation.
+//
+// Mochi ORs the answers of all hooks for authentication and ACL, so no other
+// hook that answers them (such as auth.AllowHook) may be installed.
+type hook struct {
+	mqtt.HookBase
+	b *Broker
+}
+
+func (h *hook) ID() string { return "cuttle" }
+
+func (h *hook) Provides(b byte) bool {
+	return bytes.Contains([]byte{
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublish, mqtt.OnPacketEncode,
+		mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnClientExpired,
+	}, []byte{b})
+}
+
+// refusal is a CONNECT the broker turns down: the reason code sent in
+// CONNACK and the metric label.
+type refusal struct {
+	code   packets.Code
+	reason string
+}
+
+var (
+	errNoCredentials    = refusal{packets.ErrNotAuthorized, "anonymous"}
+	errBadCredentials   = refusal{packets.ErrBadUsernameOrPassword, "bad_credentials"}
+	errDisabled         = refusal{packets.ErrNotAuthorized, "disabled"}
+	errLockedOut        = refusal{packets.ErrConnectionRateExceeded, "locked_out"}
+	errClientID         = refusal{packets.ErrClientIdentifierNotValid, "client_id"}
+	errEndpointMismatch = refusal{packets.ErrNotAuthorized, "endpoint_mismatch"}
+	errCertRevoked      = refusal{packets.ErrNotAuthorized, "cert_revoked"}
+	errCertUnknown      = refusal{packets.ErrNotAuthorized, "cert_unknown"}
+	errCertRequired     = refusal{packets.ErrNotAuthorized, "cert_required"}
+)
+
+// OnConnect authenticates the client and binds its endpoint ID, client ID
+// and credential together. It runs before Mochi's own authentication step so
+// that it can answer with the precise reason code; a refused client gets its
+// CONNACK here and the connection ends.
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	c, ok := cl.Net.Conn.(*conn)
+	if !ok {
+		return packets.ErrNotAuthorized // only our listeners create clients
+	}
+	s, ref := h.authenticate(cl, c, pk)
+	if ref != nil {
+		h.b.metrics.authFailures.WithLabelValues(ref.reason).Inc()
+		h.b.log.Info("connect refused", "listener", c.listener.cfg.Name, "remote", c.ip,
+			"username", pk.Connect.Username, "client_id", pk.Connect.ClientIdentifier, "reason", ref.reason)
+		_ = h.b.server.SendConnack(cl, ref.code, false, nil)
+		return ref.code
+	}
+	// Mochi tells the client the capped session expiry in CONNACK but keeps
+	// the requested one when it expires sessions; cap it where it is used.
+	if limit := h.b.server.Options.Capabilities.MaximumSessionExpiryInterval; cl.Properties.Props.SessionExpiryInterval > limit {
+		cl.Properties.Props.SessionExpiryInterval = limit
+		s.expiryCapped = true
+	}
+	if s.subject.Role == acl.RoleDevice || s.subject.Role == acl.RoleController {
+		if pk.Connect.ClientIdentifier == "" {
+			// The broker assigns the endpoint ID as the client ID, so the
+			// device's session survives reconnects (R-MQTT.9).
+			cl.ID = s.subject.EndpointID
+			cl.Properties.Props.AssignedClientID = s.subject.EndpointID
+		}
+	}
+	h.b.sessions.add(cl, s)
+	return nil
+}
+
+func (h *hook) authenticate(cl *mqtt.Client, c *conn, pk packets.Packet) (*session, *refusal) {
+	lc := c.listener.cfg
+	username := string(pk.Connect.Username)
+	s := &session{listener: lc.Name, ip: c.ip, username: username, connected: time.Now()}
+	if lc.Auth == AuthAnonymous {
+		s.subject = acl.Subject{Role: acl.RoleLocal}
+		return s, nil
+	}
+	if allowed, _ := h.b.lockout.Check(c.ip, username); !allowed {
+		return nil, &errLockedOut
+	}
+	var cred creds.Credential
+	if cert := c.clientCert(); cert != nil {
+		// The TLS handshake verified the chain against the CA; the identity
+		// in it names the credential, which gives the role and endpoint.
+		id, err := certs.Identity(cert, lc.IdentityFrom)
+		if err != nil {
+			return nil, h.fail(c, username, &errCertUnknown)
+		}
+		if h.b.creds.IsRevoked(cert) {
+			return nil, h.fail(c, username, &errCertRevoked)
+		}
+		if username != "" && username != id {
+			return nil, h.fail(c, username, &errEndpointMismatch)
+		}
+		var found bool
+		if cred, found = h.b.creds.Lookup(id); !found {
+			return nil, h.fail(c, id, &errCertUnknown)
+		}
+		s.username = id
+		s.certSerial, s.certFingerprint = creds.CertSpecs(cert)
+	} else {
+		if lc.Auth == AuthCert {
+			return nil, h.fail(c, username, &errCertRequired)
+		}
+		if username == "" {
+			return nil, h.fail(c, username, &errNoCredentials)
+		}
+		var found bool
+		cred, found = h.b.creds.Lookup(username)
+		// An unknown username skips Verify. For generated secrets (HMAC)
+		// that saves microseconds; for argon2id passwords it reveals that a
+		// username exists, which is acceptable: usernames are endpoint IDs,
+		// and those are not secret.
+		if !found || !cred.Verify(string(pk.Connect.Password)) {
+			return nil, h.fail(c, username, &errBadCredentials)
+		}
+	}
+	if cred.Disabled {
+		return nil, h.fail(c, s.username, &errDisabled)
+	}
+	h.b.lockout.Success(c.ip, s.username)
+	s.subject = acl.Subject{Role: roleOf(cred.Role), EndpointID: cred.EndpointID}
+	if ref := h.bind(s, pk); ref != nil {
+		return nil, ref
+	}
+	return s, nil
+}
+
+// fail records an authentication failure for the brute-force defence.
+func (h *hook) fail(c *conn, username string, r *refusal) *refusal {
+	for _, l := range h.b.lockout.Failure(c.ip, username) {
+		h.b.metrics.lockouts.WithLabelValues(l.Kind).Inc()
+		h.b.log.Warn("locked out after repeated connect failures", "kind", l.Kind, "key", l.Key, "until", l.Until, "duration", l.Duration)
+	}
+	return r
+}
+
+// bind checks that a device or controller uses its own endpoint ID: as its
+// client ID (or none, and the broker assigns it) and in the
+// usp-endpoint-id user property when present. Otherwise one device could
+// take over another's session.
+func (h *hook) bind(s *session, pk packets.Packet) *refusal {
+	eid := s.subject.EndpointID
+	switch s.subject.Role {
+	case acl.RoleDevice:
+		if id := pk.Connect.ClientIdentifier; id != "" && id != eid {
+			return &errClientID
+		}
+	case acl.RoleController:
+		// Controller replicas share one endpoint ID, so each may add a
+		// "/<replica>" suffix to stay a distinct session.
+		if id := pk.Connect.ClientIdentifier; id != "" && id != eid && !strings.HasPrefix(id, eid+"/") {
+			return &errClientID
+		}
+	default:
+		return nil
+	}
+	for _, up := range pk.Properties.User {
+		if up.Key == "usp-endpoint-id" && up.Val != eid {
+			return &errEndpointMismatch
+		}
+	}
+	return nil
+}
+
+func roleOf(r creds.Role) acl.Role {
+	switch r {
+	case creds.RoleDevice:
+		return acl.RoleDevice
+	case creds.RoleController:
+		return acl.RoleController
+	case creds.RoleAdmin:
+		return acl.RoleAdmin
+	}
+	return acl.RoleNone
+}
+
+// sessionOf returns cl's session. A persistent session restored from the
+// store after a restart has no connection and no session yet: messages for
+// it are authorized from its stored username's credential, so they queue
+// for the device as they did before the restart. (Sessions authenticated by
+// certificate without a username cannot be restored this way; they get
+// their messages again once they reconnect.)
+func (h *hook) sessionOf(cl *mqtt.Client) *session {
+	if s := h.b.sessions.get(cl); s != nil {
+		return s
+	}
+	if cl.Net.Conn != nil || len(cl.Properties.Username) == 0 {
+		return nil
+	}
+	cred, ok := h.b.creds.Lookup(string(cl.Properties.Username))
+	if !ok || cred.Disabled {
+		return nil
+	}
+	s := &session{subject: acl.Subject{Role: roleOf(cred.Role), EndpointID: cred.EndpointID}, username: cred.Username, listener: cl.Net.Listener}
+	h.b.sessions.add(cl, s)
+	return s
+}
+
+// OnConnectAuthenticate lets in exactly the clients OnConnect accepted.
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
+	return h.b.sessions.get(cl) != nil
+}
+
+// OnACLCheck answers from memory: it runs for every subscription and for
+// every delivery to every subscriber.
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	s := h.sessionOf(cl)
+	if s == nil {
+		return false
+	}
+	var ok bool
+	if write {
+		ok = h.b.rules.CanWrite(s.subject, topic)
+	} else {
+		ok = h.b.rules.CanRead(s.subject, topic)
+	}
+	if !ok {
+		h.b.metrics.aclDenials.WithLabelValues(aclOp(write)).Inc()
+	}
+	return ok
+}
+
+func aclOp(write bool) string {
+	if write {
+		return "publish"
+	}
+	return "subscribe_or_deliver"
+}
+
+// OnPublish enforces what the topic ACL cannot see: no retained messages
+// from devices and controllers, and, for devices, that every Record's
+// from_id is the device's own endpoint ID (the USP "trusted broker"). Only
+// the Record header is read.
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	s := h.b.sessions.get(cl)
+	if s == nil {
+		return pk, h.reject(cl, pk, packets.ErrNotAuthorized)
+	}
+	if pk.FixedHeader.Retain && !h.b.rules.MayRetain(s.subject) {
+		h.b.metrics.aclDenials.WithLabelValues("retain").Inc()
+		return pk, h.reject(cl, pk, packets.ErrNotAuthorized)
+	}
+	if s.subject.Role != acl.RoleDevice {
+		return pk, nil
+	}
+	hdr, err := usp.PeekRecord(pk.Payload)
+	switch {
+	case err != nil:
+		h.dropRecord(s, "unparsable", err.Error(), "")
+		return pk, h.reject(cl, pk, packets.ErrPayloadFormatInvalid)
+	case hdr.FromID != s.subject.EndpointID:
+		h.dropRecord(s, "spoofed_from_id", "from_id is not the device's endpoint ID", hdr.FromID)
+		return pk, h.reject(cl, pk, packets.ErrNotAuthorized)
+	}
+	return pk, nil
+}
+
+func (h *hook) dropRecord(s *session, reason, detail, fromID string) {
+	h.b.metrics.recordsDropped.WithLabelValues(reason).Inc()
+	if s.shouldLogDrop(time.Now()) {
+		h.b.log.Warn("dropped record from device", "endpoint_id", s.subject.EndpointID, "remote", s.ip,
+			"reason", reason, "detail", detail, "from_id", fromID)
+	}
+}
+
+// reject returns the error that makes Mochi drop pk and, for MQTT 5 QoS 1/2,
+// answer with code. Mochi would otherwise publish a QoS 0 message whose hook
+// returned a reason code, and give an MQTT 3 client no acknowledgement at
+// all, so those clients are disconnected as MQTT 3.1.1 prescribes.
+func (h *hook) reject(cl *mqtt.Client, pk packets.Packet, code packets.Code) error {
+	if pk.FixedHeader.Qos == 0 {
+		return packets.ErrRejectPacket
+	}
+	if cl.Properties.ProtocolVersion < 5 {
+		_ = h.b.server.DisconnectClient(cl, code)
+		return packets.ErrRejectPacket
+	}
+	return code
+}
+
+// OnPacketEncode adds the USP conveniences to CONNACK and keeps user
+// properties on PUBLISH.
+func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	switch pk.FixedHeader.Type {
+	case packets.Publish, packets.Disconnect:
+		// Mochi drops user properties from every packet when the client set
+		// Request Problem Information to 0, but MQTT 5 limits that to
+		// packets other than PUBLISH, CONNACK and DISCONNECT [MQTT-3.1.2-29]:
+		// the properties of a PUBLISH belong to the application.
+		pk.Mods.DisallowProblemInfo = false
+		if pk.FixedHeader.Type == packets.Publish {
+			return h.b.flow.encode(cl, pk)
+		}
+	case packets.Connack:
+		pk.Mods.DisallowProblemInfo = false
+		if pk.ReasonCode != packets.CodeSuccess.Code {
+			return pk
+		}
+		s := h.b.sessions.get(cl)
+		if s == nil {
+			return pk
+		}
+		if s.expiryCapped {
+			pk.Properties.SessionExpiryInterval = cl.Properties.Props.SessionExpiryInterval
+			pk.Properties.SessionExpiryIntervalFlag = true
+		}
+		if inbox := h.b.rules.Inbox(s.subject); inbox != "" {
+			// Response Information is the client's reply-to topic
+			// (R-MQTT.21); Mochi sends it only when the client asked.
+			pk.Properties.ResponseInfo = inbox
+			pk.Properties.User = append(pk.Properties.User, packets.UserProperty{Key: "subscribe-topic", Val: inbox})
+		}
+	}
+	return pk
+}
+
+// OnPacketRead sees the client's acknowledgements, which free slots, and
+// answers publishes that Mochi would drop without a word.
+func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	h.b.flow.acked(cl, pk)
+	if pk.FixedHeader.Type == packets.Publish && !mqtt.IsValidFilter(pk.TopicName, true) {
+		h.refuseInvalidTopic(cl, pk)
+	}
+	return pk, nil
+}
+
+// refuseInvalidTopic acknowledges a publish to a topic Mochi silently
+// ignores ($SYS, or one with wildcards) with Not authorized, so a QoS 1/2
+// client does not wait forever; an MQTT 3 client, which has no way to hear
+// a refusal, is disconnected. Mochi then drops the packet itself.
+func (h *hook) refuseInvalidTopic(cl *mqtt.Client, pk packets.Packet) {
+	h.b.metrics.aclDenials.WithLabelValues("publish").Inc()
+	if pk.FixedHeader.Qos == 0 {
+		return
+	}
+	if cl.Properties.ProtocolVersion < 5 {
+		_ = h.b.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+		return
+	}
+	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback}, PacketID: pk.PacketID, ReasonCode: packets.ErrNotAuthorized.Code}
+	if pk.FixedHeader.Qos == 2 {
+		ack.FixedHeader.Type = packets.Pubrec
+	}
+	_ = cl.WritePacket(ack)
+}
+
+// OnQosDropped frees the slot of a delivery Mochi gave up on.
+func (h *hook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
+	h.b.flow.release(cl, pk.PacketID)
+}
+
+// OnSessionEstablish applies the QoS flow remedy before the client can
+// receive anything; see flow.go.
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	h.b.flow.establish(cl)
+}
+
+// OnSessionEstablished re-applies the remedy (a resumed session brings its
+// own inflight state) and records presence.
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	h.b.flow.established(cl)
+	s := h.b.sessions.get(cl)
+	if s == nil {
+		return
+	}
+	h.b.metrics.connects.WithLabelValues(s.listener).Inc()
+	h.b.presence(s, true)
+}
+
+// OnDisconnect records presence and forgets the session unless it
+// persists: a persistent session keeps its identity so that messages queue
+// for it while the device is away. A session taken over by a reconnect of
+// the same client is not reported offline: its successor is already online.
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.b.flow.forget(cl)
+	var s *session
+	if expire || cl.IsTakenOver() {
+		s = h.b.sessions.remove(cl)
+	} else {
+		s = h.b.sessions.get(cl)
+	}
+	if s == nil {
+		return
+	}
+	if !cl.IsTakenOver() {
+		h.b.presence(s, false)
+	}
+	if err != nil && !errors.Is(err, packets.CodeDisconnect) {
+		h.b.log.Debug("client disconnected", "client", cl.ID, "error", err)
+	}
+}
+
+// OnClientExpired forgets a persistent session Mochi has expired.
+func (h *hook) OnClientExpired(cl *mqtt.Client) {
+	h.b.sessions.remove(cl)
+}

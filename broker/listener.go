@@ -1,0 +1,290 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/mochi-mqtt/server/v2/listeners"
+)
+
+// guard enforces the connection limits Mochi lacks, for every listener:
+// a total cap, a cap per source IP, and a deadline for the CONNECT packet
+// (a slowloris client otherwise holds a goroutine and a socket forever).
+type guard struct {
+	maxTotal, maxPerIP int
+	connectTimeout     time.Duration
+	metrics            *metrics
+
+	total atomic.Int64
+	mu    sync.Mutex     // guards perIP
+	perIP map[string]int // open connections by source IP
+}
+
+func newGuard(cfg *Config, m *metrics) *guard {
+	return &guard{maxTotal: cfg.MaxConnections, maxPerIP: cfg.MaxConnectionsPerIP, connectTimeout: cfg.ConnectTimeout, metrics: m, perIP: map[string]int{}}
+}
+
+// admit reserves a slot for a connection from ip, or reports which cap
+// refused it.
+func (g *guard) admit(ip string) (release func(), refused string) {
+	if g.total.Add(1) > int64(g.maxTotal) {
+		g.total.Add(-1)
+		return nil, "total"
+	}
+	g.mu.Lock()
+	if g.perIP[ip] >= g.maxPerIP {
+		g.mu.Unlock()
+		g.total.Add(-1)
+		return nil, "per_ip"
+	}
+	g.perIP[ip]++
+	g.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.total.Add(-1)
+			g.mu.Lock()
+			if g.perIP[ip]--; g.perIP[ip] <= 0 {
+				delete(g.perIP, ip)
+			}
+			g.mu.Unlock()
+		})
+	}, ""
+}
+
+// conn wraps every accepted connection so hooks can find its listener's
+// policy, its source IP and its client certificate, and so the guard's slot
+// is released exactly once.
+type conn struct {
+	net.Conn
+	listener *listener
+	ip       string
+	// peerCerts returns the verified client certificate chain, if any.
+	peerCerts func() []*x509.Certificate
+	release   func()
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.release()
+	return err
+}
+
+// clientCert returns the leaf client certificate, or nil.
+func (c *conn) clientCert() *x509.Certificate {
+	if c.peerCerts == nil {
+		return nil
+	}
+	if chain := c.peerCerts(); len(chain) > 0 {
+		return chain[0]
+	}
+	return nil
+}
+
+// listener is a Mochi listener (TCP, TLS, WebSocket or secure WebSocket)
+// that runs every connection through the guard. Mochi's own listeners are
+// not used because they offer no hook between accept and CONNECT.
+type listener struct {
+	cfg    ListenerConfig
+	tls    *tls.Config // nil for plain listeners
+	guard  *guard
+	log    *slog.Logger
+	ln     net.Listener
+	http   *http.Server // WebSocket listeners only
+	closed atomic.Bool
+	wg     sync.WaitGroup // serving goroutines
+}
+
+var _ listeners.Listener = (*listener)(nil)
+
+func (l *listener) ID() string       { return l.cfg.Name }
+func (l *listener) Protocol() string { return l.cfg.Type }
+
+// Address returns the bound address, which differs from the configured one
+// when the port was 0.
+func (l *listener) Address() string {
+	if l.ln != nil {
+		return l.ln.Addr().String()
+	}
+	return l.cfg.Addr
+}
+
+// Init opens the socket. It is called by Mochi's AddListener, so a port in
+// use fails the broker's start with a clear error.
+func (l *listener) Init(*slog.Logger) error {
+	ln, err := net.Listen("tcp", l.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	l.ln = ln
+	return nil
+}
+
+// Serve accepts connections until Close.
+func (l *listener) Serve(establish listeners.EstablishFn) {
+	if l.cfg.Type == ListenerWS || l.cfg.Type == ListenerWSS {
+		l.serveWebSocket(establish)
+		return
+	}
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			if l.closed.Load() {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors: back off
+				continue
+			}
+			l.log.Error("accept failed", "listener", l.cfg.Name, "error", err)
+			return
+		}
+		wrapped := l.wrap(c, nil)
+		if wrapped == nil {
+			continue
+		}
+		if l.tls != nil {
+			tc := tls.Server(c, l.tls)
+			wrapped.Conn = tc
+			wrapped.peerCerts = func() []*x509.Certificate { return tc.ConnectionState().PeerCertificates }
+		}
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			_ = establish(l.cfg.Name, wrapped)
+		}()
+	}
+}
+
+// wrap admits c through the guard and arms the CONNECT deadline, or closes
+// c and returns nil when a cap refuses it.
+func (l *listener) wrap(c net.Conn, certs func() []*x509.Certificate) *conn {
+	ip := remoteIP(c.RemoteAddr())
+	release, refused := l.guard.admit(ip)
+	if refused != "" {
+		l.guard.metrics.connRefused.WithLabelValues(l.cfg.Name, refused).Inc()
+		_ = c.Close()
+		return nil
+	}
+	// Mochi replaces this deadline with the keep-alive one once CONNECT is
+	// read; until then it bounds the TLS handshake and the CONNECT packet.
+	_ = c.SetDeadline(time.Now().Add(l.guard.connectTimeout))
+	return &conn{Conn: c, listener: l, ip: ip, peerCerts: certs, release: release}
+}
+
+func (l *listener) serveWebSocket(establish listeners.EstablishFn) {
+	upgrader := websocket.Upgrader{
+		Subprotocols: []string{"mqtt"},
+		// Devices and tools are not browsers; the console uses its own origin.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(l.cfg.Path, func(w http.ResponseWriter, r *http.Request) {
+		ws, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return // Upgrade has answered the request
+		}
+		var certs func() []*x509.Certificate
+		if r.TLS != nil {
+			chain := r.TLS.PeerCertificates
+			certs = func() []*x509.Certificate { return chain }
+		}
+		wc := l.wrap(&wsConn{Conn: ws}, certs)
+		if wc == nil {
+			return
+		}
+		_ = establish(l.cfg.Name, wc)
+	})
+	l.http = &http.Server{Handler: mux, ReadHeaderTimeout: l.guard.connectTimeout, TLSConfig: l.tls}
+	ln := l.ln
+	if l.tls != nil {
+		ln = tls.NewListener(ln, l.tls)
+	}
+	if err := l.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.closed.Load() {
+		l.log.Error("websocket listener stopped", "listener", l.cfg.Name, "error", err)
+	}
+}
+
+// Close stops accepting and closes the listener's clients through closeClients.
+func (l *listener) Close(closeClients listeners.CloseFn) {
+	l.closed.Store(true)
+	if l.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = l.http.Shutdown(ctx)
+		cancel()
+	}
+	if l.ln != nil {
+		_ = l.ln.Close()
+	}
+	closeClients(l.cfg.Name)
+}
+
+func remoteIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// wsConn adapts a WebSocket connection to the byte stream Mochi reads: MQTT
+// packets may span WebSocket messages and one message may carry several.
+type wsConn struct {
+	*websocket.Conn
+	mu sync.Mutex // guards writes: gorilla allows one concurrent writer
+	r  io.Reader  // the current message, nil between messages
+}
+
+func (c *wsConn) Read(p []byte) (int, error) {
+	for {
+		if c.r == nil {
+			typ, r, err := c.NextReader()
+			if err != nil {
+				return 0, err
+			}
+			if typ != websocket.BinaryMessage {
+				return 0, errors.New("websocket: MQTT needs binary messages")
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if errors.Is(err, io.EOF) {
+			c.r = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (c *wsConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.WriteMessage(websocket.BinaryMessage, p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (c *wsConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}

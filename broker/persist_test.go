@@ -1,0 +1,130 @@
+package broker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/broker/creds"
+	"cuttle/broker/presence"
+)
+
+// TestPersistentSessionSurvivesRestart: a QoS 1 message queued for an
+// offline device with a persistent session is delivered after the broker
+// restarts.
+func TestPersistentSessionSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	e := startEnv(t, func(c *Config) { c.DataDir = dir })
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+
+	dialPersistent := func() *client {
+		t.Helper()
+		return e.mustDial(dialOpts{username: devA, password: secA, clientID: devA, persistent: true})
+	}
+	dev := dialPersistent()
+	if code := dev.subscribe(t, "usp/v1/agent/"+devA, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe 0x%02x", code)
+	}
+	if err := dev.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	payload := record(t, ctlC, devA)
+	if code := ctl.publish(t, &paho.Publish{Topic: "usp/v1/agent/" + devA, QoS: 1, Payload: payload}); code != codeSuccess {
+		t.Fatalf("publish 0x%02x", code)
+	}
+	time.Sleep(100 * time.Millisecond) // let the store write the queued message
+
+	e.stop()
+	e.startBroker()
+
+	dev = e.mustDial(dialOpts{username: devA, password: secA, clientID: devA, persistent: true})
+	if !dev.connack.SessionPresent {
+		t.Error("session not present after restart")
+	}
+	got := dev.expect(t)
+	if string(got.Payload) != string(payload) {
+		t.Errorf("got %x", got.Payload)
+	}
+}
+
+// TestNATSOutage: with NATS gone, connected devices keep working and new
+// connections are authenticated from the in-memory mirror.
+func TestNATSOutage(t *testing.T) {
+	e := startEnv(t, nil)
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secB := e.addCred(creds.RoleDevice, devB, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	if code := ctl.subscribe(t, "usp/v1/controller/"+ctlC, 1); code != codeGrantedQoS1 {
+		t.Fatal(code)
+	}
+	devA1 := e.mustDial(dialOpts{username: devA, password: secA})
+
+	e.ns.Shutdown()
+	e.waitFor(func() bool { return !e.mirror.Healthy() }, "mirror to notice the outage")
+
+	if code := devA1.publish(t, publishRecord(devA, ctlC)); code != codeSuccess {
+		t.Errorf("publish during outage: 0x%02x", code)
+	}
+	ctl.expect(t)
+	devB1 := e.mustDial(dialOpts{username: devB, password: secB})
+	if code := devB1.publish(t, publishRecord(devB, ctlC)); code != codeSuccess {
+		t.Errorf("publish from a device connected during the outage: 0x%02x", code)
+	}
+	ctl.expect(t)
+}
+
+func TestPresence(t *testing.T) {
+	e := startEnv(t, nil)
+	w, err := presence.New(t.Context(), presence.Config{JetStream: e.js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	e.stop()
+	e.cfg.Presence = w
+	e.cfg.NodeName = "node-7"
+	e.startBroker()
+
+	sec := e.addCred(creds.RoleDevice, devA, "")
+	kv, err := e.js.KeyValue(t.Context(), presence.DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := e.mustDial(dialOpts{username: devA, password: sec})
+	waitPresence(t, kv, devA, true)
+	p, _ := presence.Get(t.Context(), kv, devA)
+	if p.Node != "node-7" || p.Remote != "127.0.0.1" || p.Role != "device" || p.Since.IsZero() {
+		t.Errorf("presence %+v", p)
+	}
+	// A reconnect taking the session over must not leave the device offline.
+	dev2 := e.mustDial(dialOpts{username: devA, password: sec})
+	time.Sleep(200 * time.Millisecond)
+	waitPresence(t, kv, devA, true)
+	_ = dev.Disconnect(&paho.Disconnect{})
+	_ = dev2.Disconnect(&paho.Disconnect{})
+	waitPresence(t, kv, devA, false)
+}
+
+func waitPresence(t *testing.T, kv jetstream.KeyValue, eid string, online bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, err := presence.Get(context.Background(), kv, eid)
+		if err == nil && p.Online == online {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("presence of %s: %+v, %v; want online=%v", eid, p, err, online)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
