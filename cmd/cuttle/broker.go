@@ -84,13 +84,23 @@ func (n *natsFlags) connect(name string) (*nats.Conn, jetstream.JetStream, error
 	return nc, js, nil
 }
 
-func (f *brokerFlags) define(s *options.Set) {
-	f.nats.define(s)
+func (f *brokerFlags) define(s *options.Set) { f.defineFor(s, false) }
+
+// defineFor defines the broker's options; embedded is true for `cuttle
+// up`, which runs its own NATS and serves WebSocket by default.
+func (f *brokerFlags) defineFor(s *options.Set, embedded bool) {
+	if !embedded {
+		f.nats.define(s)
+	}
+	wsDefault := ""
+	if embedded {
+		wsDefault = ":8083"
+	}
 	s.String(&f.nodeName, "node-name", "", "name of this broker node in presence records (default: host name)")
 	s.String(&f.topicPrefix, "topic-prefix", "usp/v1", "root of the USP topics")
 	s.String(&f.mqttAddr, "mqtt-addr", ":1883", "MQTT over TCP listener, password auth (\"\" = off)")
 	s.String(&f.tlsAddr, "tls-addr", "", "MQTT over TLS listener, e.g. :8883 (needs --tls-cert, --tls-key)")
-	s.String(&f.wsAddr, "ws-addr", "", "MQTT over WebSocket listener, e.g. :8083 (path /mqtt)")
+	s.String(&f.wsAddr, "ws-addr", wsDefault, "MQTT over WebSocket listener, e.g. :8083 (path /mqtt)")
 	s.String(&f.wssAddr, "wss-addr", "", "MQTT over secure WebSocket listener (needs --tls-cert, --tls-key)")
 	s.String(&f.localAddr, "local-addr", "", "anonymous listener for local tools; must be a loopback address, e.g. 127.0.0.1:1884")
 	s.String(&f.tlsCert, "tls-cert", "", "server certificate chain (PEM), reloaded when it changes")

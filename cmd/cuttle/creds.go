@@ -95,6 +95,9 @@ type credsNATS struct {
 	url, user, password string
 	bucket, revoked     string
 	replicas            int
+	// dataDir is where a local `cuttle up` keeps its NATS credentials,
+	// used when no NATS user is given.
+	dataDir string
 }
 
 // flagSet starts a sub-command's flags with the shared ones.
@@ -112,6 +115,7 @@ func (c credsCLI) flagSet(name, args string) (*flag.FlagSet, *credsNATS) {
 	fs.StringVar(&n.bucket, "bucket", creds.DefaultBucket, "credentials KV bucket")
 	fs.StringVar(&n.revoked, "revoked-bucket", creds.DefaultRevokedBucket, "revoked-certificates KV bucket")
 	fs.IntVar(&n.replicas, "replicas", 0, "replicas for buckets this command creates (0: 1, and leave existing buckets alone)")
+	fs.StringVar(&n.dataDir, "data", cmp.Or(c.getenv("CUTTLE_DATA"), "./cuttle-data"), "data directory of a local `cuttle up`, whose NATS credentials are used when --nats-user is not given (env CUTTLE_DATA)")
 	return fs, n
 }
 
@@ -160,6 +164,13 @@ func (c credsCLI) positional(fs *flag.FlagSet, args []string, minPos, maxPos int
 // open connects to NATS and opens the store; the returned function closes
 // the connection.
 func (n *credsNATS) open(ctx context.Context) (*creds.Store, func(), error) {
+	if n.user == "" {
+		// A local `cuttle up` protects its embedded NATS with credentials in
+		// its data directory; use them, so the CLI works with no flags.
+		if l, err := readLocalNATS(n.dataDir); err == nil && (l.URL == n.url || n.url == "nats://127.0.0.1:4222") {
+			n.url, n.user, n.password = l.URL, l.User, l.Password
+		}
+	}
 	opts := []nats.Option{nats.Name("cuttle creds"), nats.Timeout(credsConnectTimeout), nats.MaxReconnects(0)}
 	if n.user != "" {
 		opts = append(opts, nats.UserInfo(n.user, n.password))

@@ -86,15 +86,3 @@ func runVersion(_ context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "cuttle %s\n", version)
 	return nil
 }
-
-// runUp will start the embedded NATS server, the broker and the controller.
-// Until those components exist it reports the version and what is missing.
-func runUp(_ context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("up", flag.ContinueOnError)
-	if err := fs.Parse(args); err != nil {
-		return errUsage
-	}
-	fmt.Fprintf(stdout, "cuttle %s\n", version)
-	fmt.Fprintln(stdout, "The broker, controller and simulator are not built yet; this release provides the USP library (package cuttle/usp).")
-	return nil
-}

@@ -16,7 +16,6 @@ func TestRun(t *testing.T) {
 		stderr  string
 	}{
 		{args: []string{"version"}, stdout: "cuttle " + version},
-		{args: []string{"up"}, stdout: "cuttle " + version},
 		{args: nil, wantErr: errUsage, stderr: "Usage: cuttle"},
 		{args: []string{"--help"}, stderr: "Commands:"},
 		{args: []string{"bogus"}, wantErr: errUsage, stderr: `unknown command "bogus"`},

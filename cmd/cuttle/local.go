@@ -1,0 +1,63 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// localNATSFile is where `cuttle up` keeps the address and credentials of
+// its embedded NATS server, so the CLI on the same machine finds it with no
+// flags. Only the owner may read it.
+const localNATSFile = "nats.json"
+
+// localNATS is the content of localNATSFile.
+type localNATS struct {
+	URL      string `json:"url"`
+	User     string `json:"user"`
+	Password string `json:"password"`
+}
+
+// loadOrCreateLocalNATS reads dataDir/nats.json, or creates it with a new
+// random password (mode 0600) on first start. url is where the embedded
+// server will listen.
+func loadOrCreateLocalNATS(dataDir, url string) (localNATS, error) {
+	name := filepath.Join(dataDir, localNATSFile)
+	if l, err := readLocalNATS(dataDir); err == nil {
+		l.URL = url
+		return l, writeLocalNATS(name, l)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return localNATS{}, err
+	}
+	secret := make([]byte, 24)
+	_, _ = rand.Read(secret) // crypto/rand.Read never fails
+	l := localNATS{URL: url, User: "cuttle", Password: base64.RawURLEncoding.EncodeToString(secret)}
+	return l, writeLocalNATS(name, l)
+}
+
+func writeLocalNATS(name string, l localNATS) error {
+	b, _ := json.MarshalIndent(l, "", "  ") // plain strings always marshal
+	if err := os.WriteFile(name, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	// WriteFile keeps the mode of an existing file; make sure it is private.
+	return os.Chmod(name, 0o600)
+}
+
+// readLocalNATS reads the credentials a local `cuttle up` left in dataDir.
+func readLocalNATS(dataDir string) (localNATS, error) {
+	var l localNATS
+	b, err := os.ReadFile(filepath.Join(dataDir, localNATSFile))
+	if err != nil {
+		return l, err
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		return l, fmt.Errorf("reading %s: %w", filepath.Join(dataDir, localNATSFile), err)
+	}
+	return l, nil
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while runUp writes to it.
+type syncBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestUp runs `cuttle up` on free ports, provisions a device with `cuttle
+// creds` (which finds the embedded NATS through the data directory), connects
+// it, and stops everything within 5 s.
+func TestUp(t *testing.T) {
+	data := t.TempDir()
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- runUp(ctx, []string{"--data", data, "--nats-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
+			"--ws-addr", "127.0.0.1:0", "--broker-http-addr", "127.0.0.1:0", "--log-level", "warn"}, &out)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(out.String(), "Press Ctrl-C") {
+		if time.Now().After(deadline) {
+			t.Fatalf("cuttle up did not start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	m := regexp.MustCompile(`MQTT tcp:\s+(\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no MQTT address in:\n%s", out.String())
+	}
+	info, err := os.Stat(filepath.Join(data, localNATSFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("NATS credentials file: %v, mode %v", err, info.Mode())
+	}
+
+	var credsOut, credsErr bytes.Buffer
+	c := credsCLI{stdin: strings.NewReader(""), stdout: &credsOut, stderr: &credsErr, getenv: func(string) string { return "" }}
+	local, err := readLocalNATS(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.run(ctx, []string{"add", "--data", data, "--nats", local.URL, "--role", "device", "--endpoint-id", "os::012345-UP1", "-o", "json"}); err != nil {
+		t.Fatalf("creds add: %v\n%s", err, credsErr.String())
+	}
+	var added struct{ Secret string }
+	if err := json.Unmarshal(credsOut.Bytes(), &added); err != nil || added.Secret == "" {
+		t.Fatalf("creds output %q: %v", credsOut.String(), err)
+	}
+
+	conn, err := net.Dial("tcp", m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := paho.NewClient(paho.ClientConfig{Conn: conn})
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	defer ccancel()
+	// The mirror may lag the KV write by a moment.
+	var ca *paho.Connack
+	for range 50 {
+		ca, err = cl.Connect(cctx, &paho.Connect{Username: "os::012345-UP1", UsernameFlag: true, Password: []byte(added.Secret), PasswordFlag: true, KeepAlive: 30, CleanStart: true})
+		if err == nil || ca == nil || ca.ReasonCode != 0x86 {
+			break
+		}
+		conn, _ = net.Dial("tcp", m[1])
+		cl = paho.NewClient(paho.ClientConfig{Conn: conn})
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("device connect: %v (%+v)", err, ca)
+	}
+	_ = cl.Disconnect(&paho.Disconnect{})
+
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("cuttle up returned %v", err)
+		}
+		if took := time.Since(start); took > 5*time.Second {
+			t.Errorf("shutdown took %v, want < 5s", took)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("cuttle up did not stop")
+	}
+	done <- nil // for the cleanup
+}
+
+func TestUpRefusesPublicNATS(t *testing.T) {
+	err := runUp(context.Background(), []string{"--data", t.TempDir(), "--nats-addr", "0.0.0.0:4222"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("err = %v, want a loopback error", err)
+	}
+}
