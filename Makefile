@@ -49,6 +49,11 @@ proto-check: proto ## fail if the committed generated code is stale
 bench: ## run the benchmarks
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+.PHONY: stress
+stress: ## the broker's long stress runs: 20 x all-to-all QoS 1 (10 x 10,000) and 1,000 devices fan-in
+	CUTTLE_STRESS_RUNS=20 CUTTLE_STRESS_MSGS=10000 CUTTLE_STRESS_DEVICES=1000 CUTTLE_STRESS_DEVICE_MSGS=50 \
+		$(GO) test -count=1 -timeout 30m -run 'TestStress' -v ./broker/
+
 .PHONY: fuzz
 fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
 	$(GO) test -run='^$$' -fuzz='^FuzzParseRecord$$' -fuzztime=$(FUZZTIME) ./usp/

@@ -128,3 +128,13 @@ func waitPresence(t *testing.T, kv jetstream.KeyValue, eid string, online bool) 
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestPacketIDFromKey(t *testing.T) {
+	cases := map[string]uint16{"IFM_os::012345-A:17": 17, "IFM_client:65535": 65535, "IFM_x:0": 0, "IFM_x:70000": 0, "IFM_x": 0, "IFM_os::a:b": 0}
+	for key, want := range cases {
+		got, ok := packetIDFromKey(key)
+		if got != want || ok != (want != 0) {
+			t.Errorf("packetIDFromKey(%q) = %d, %v; want %d", key, got, ok, want)
+		}
+	}
+}
