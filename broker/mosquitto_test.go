@@ -65,7 +65,9 @@ func TestMosquittoClients(t *testing.T) {
 	if err := sub.Start(); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor(func() bool { return e.b.server.Topics.Subscribers("usp/v1/agent/"+devA).Subscriptions[devA].Filter != "" }, "mosquitto_sub to subscribe")
+	e.waitFor(func() bool {
+		return e.b.server.Topics.Subscribers("usp/v1/agent/" + devA).Subscriptions[devA].Filter != ""
+	}, "mosquitto_sub to subscribe")
 	if out, err := run("mosquitto_pub", "-u", ctlC, "-P", secC, "-t", "usp/v1/agent/"+devA, "-m", "hello-device", "-q", "1"); err != nil {
 		t.Fatalf("controller publish: %v %s", err, out)
 	}
