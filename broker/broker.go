@@ -96,7 +96,7 @@ func New(cfg Config) (*Broker, error) {
 	caps := mqtt.NewDefaultServerCapabilities()
 	caps.MaximumClients = math.MaxInt64 // the guard enforces the caps, before CONNECT
 	caps.MaximumClientWritesPending = int32(cfg.MaxPendingWrites)
-	caps.MaximumInflight = uint16(cfg.MaxInflight)
+	caps.MaximumInflight = uint16(cfg.MaxQueued)
 	caps.ReceiveMaximum = cfg.ReceiveMaximum
 	caps.MaximumPacketSize = cfg.MaxPacketSize
 	caps.MaximumSessionExpiryInterval = uint32(cfg.MaxSessionExpiry / time.Second)
@@ -112,7 +112,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	b.metrics = m
-	b.flow = &flow{maxInflight: cfg.MaxInflight}
+	b.flow = &flow{maxInflight: cfg.MaxInflight, highWater: max(cfg.MaxQueued/2, 1)}
 	b.guard = newGuard(&b.cfg, m)
 	if err := b.server.AddHook(&hook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("adding hook: %w", err)

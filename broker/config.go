@@ -77,9 +77,17 @@ type Config struct {
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
 	// MaxPendingWrites bounds each client's outbound queue.
 	MaxPendingWrites int `yaml:"max_pending_writes"`
-	// MaxInflight bounds the unacknowledged QoS 1/2 messages stored per
-	// client.
+	// MaxInflight bounds the QoS 1/2 deliveries on the wire to one client
+	// awaiting acknowledgement (further bounded by the client's Receive
+	// Maximum); more wait in the client's backlog.
 	MaxInflight int `yaml:"max_inflight"`
+	// MaxQueued bounds the QoS 1/2 messages stored per client, on the wire
+	// or backlogged (for an offline session too); beyond it new ones are
+	// dropped and counted.
+	MaxQueued int `yaml:"max_queued"`
+	// FlowWait bounds how long a device's publish is held while its
+	// recipient's backlog is long (see flow.go).
+	FlowWait time.Duration `yaml:"flow_wait"`
 	// ReceiveMaximum is how many QoS 1/2 publishes a client may have
 	// unacknowledged towards the broker.
 	ReceiveMaximum uint16 `yaml:"receive_maximum"`
@@ -110,7 +118,9 @@ const (
 	DefaultMaxPacketSize       = 256 << 10
 	DefaultMaxSessionExpiry    = 24 * time.Hour
 	DefaultMaxPendingWrites    = 1024
-	DefaultMaxInflight         = 1024
+	DefaultMaxInflight         = 128
+	DefaultMaxQueued           = 10_000
+	DefaultFlowWait            = 10 * time.Second
 	DefaultReceiveMaximum      = 256
 )
 
@@ -145,6 +155,8 @@ func (c *Config) setDefaults() error {
 	setDuration(&c.MaxSessionExpiry, DefaultMaxSessionExpiry)
 	setInt(&c.MaxPendingWrites, DefaultMaxPendingWrites)
 	setInt(&c.MaxInflight, DefaultMaxInflight)
+	setInt(&c.MaxQueued, DefaultMaxQueued)
+	setDuration(&c.FlowWait, DefaultFlowWait)
 	if c.ReceiveMaximum == 0 {
 		c.ReceiveMaximum = DefaultReceiveMaximum
 	}
@@ -157,6 +169,8 @@ func (c *Config) setDefaults() error {
 	switch {
 	case c.Credentials == nil:
 		return configErr("credentials", "a credential source is required")
+	case c.FlowWait < 0:
+		return configErr("flow_wait", "must not be negative")
 	case c.ConnectTimeout < 0:
 		return configErr("connect_timeout", "must not be negative")
 	case c.MaxConnections < 0:
@@ -169,6 +183,10 @@ func (c *Config) setDefaults() error {
 		return configErr("max_pending_writes", "must be between 1 and 1048576")
 	case c.MaxInflight < 0 || c.MaxInflight > 65535:
 		return configErr("max_inflight", "must be between 1 and 65535")
+	case c.MaxQueued < 0 || c.MaxQueued > 65535:
+		return configErr("max_queued", "must be between 1 and 65535 (MQTT packet IDs)")
+	case c.MaxQueued < c.MaxInflight:
+		return configErr("max_queued", "must be at least max_inflight (%d)", c.MaxInflight)
 	}
 	names := map[string]bool{}
 	for i := range c.Listeners {

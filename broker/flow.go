@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -22,6 +24,12 @@ import (
 // QoS 1 to one controller inbox while the controller publishes to them is
 // exactly that pattern.
 //
+// Mochi also loses QoS 1/2 messages under load: it drops a delivery outright
+// when the client already has Capabilities.MaximumInflight messages stored
+// unacknowledged, or when its outbound queue (MaximumClientWritesPending) is
+// full because the write loop is stuck on a socket the client reads slowly.
+// A thousand devices publishing at once to one controller does both.
+//
 // The remedy has two halves:
 //
 //  1. Mochi's send quota and its maximum are set to zero when a session is
@@ -29,26 +37,39 @@ import (
 //     above zero, and with a zero maximum the quota never rises again, so the
 //     deadlocking call never happens. A zero maximum also switches off
 //     Mochi's quota-based queueing: Mochi hands every QoS 1/2 delivery to the
-//     client's write loop at once, and the number stored unacknowledged is
-//     capped only by Config.MaxInflight.
-//  2. For a client whose Receive Maximum is below MaxInflight, the broker
-//     keeps the window itself, without ever blocking a publisher: when the
-//     write loop is about to encode a delivery (OnPacketEncode) and the
-//     client already has Receive Maximum deliveries unacknowledged, the write
-//     is skipped and the delivery joins the client's backlog. It stays in
-//     Mochi's inflight table meanwhile, so it is also resent on session
-//     resumption and persisted. Each PUBACK, PUBCOMP or failing PUBREC from
-//     the client (seen in OnPacketRead) frees a slot, and the oldest
-//     backlogged delivery is written from the client's own read loop.
-//     Waiting instead (backpressure) was tried and rejected: a controller
-//     blocked on one slow device's window stalls every device, and two
-//     clients blocked on each other's windows deadlock.
+//     client's write loop at once.
+//  2. The broker keeps each client's window itself, without ever blocking a
+//     publisher. The window is the client's Receive Maximum [MQTT-3.3.4-9],
+//     capped by Config.MaxInflight. When the write loop is about to encode a
+//     delivery (OnPacketEncode) and the window is full, the write is skipped
+//     and the delivery joins the client's backlog. It stays in Mochi's
+//     inflight table meanwhile, so it is persisted and resent on session
+//     resumption; Mochi's cap on that table is Config.MaxQueued. Each
+//     PUBACK, PUBCOMP or failing PUBREC from the client (seen in
+//     OnPacketRead) frees a slot, and the oldest backlogged delivery is
+//     written from the client's own read loop. Because at most a window of
+//     deliveries is ever on the wire, the write loop does not stall on the
+//     socket, skipped deliveries leave the outbound queue at once, and the
+//     queue does not overflow.
 //
-// Clients announcing a Receive Maximum of at least MaxInflight (paho's and
-// most clients' default is 65,535) need no window: Mochi's cap is stricter.
+// One kind of waiting remains, because a backlog must be bounded and a
+// thousand devices can publish faster than one controller reads: when a
+// client's backlog reaches half of Config.MaxQueued, devices publishing to
+// it wait (up to Config.FlowWait) before their publish is accepted, so the
+// PUBACK they wait for slows them down instead of their messages being
+// dropped. Only devices wait, and a client's backlog drains through its own
+// read loop, which never waits on a device, so no cycle of waits can form.
+// Making every publisher wait for a slot was tried and rejected: a
+// controller waiting on one slow device's window stalls every device, and
+// two clients waiting on each other deadlock (the all-to-all stress test
+// found it).
 type flow struct {
 	maxInflight int
-	windows     sync.Map // *mqtt.Client -> *window, for clients that need one
+	// highWater is the backlog length at which a client counts as busy:
+	// devices publishing to it then wait (see waitForRoom in hook.go).
+	highWater int
+	windows   sync.Map     // *mqtt.Client -> *window
+	busy      atomic.Int64 // windows currently busy; 0 keeps the publish path free of lookups
 }
 
 // window is one client's Receive Maximum window.
@@ -58,6 +79,7 @@ type window struct {
 	held map[uint16]struct{} // packet IDs of deliveries written, awaiting acknowledgement
 	// backlog holds deliveries whose write was skipped, oldest first.
 	backlog []packets.Packet
+	busy    bool // len(backlog) reached flow.highWater and has not fallen to half of it
 }
 
 func receiveMaximum(cl *mqtt.Client) int {
@@ -70,9 +92,7 @@ func receiveMaximum(cl *mqtt.Client) int {
 // establish runs before the client is registered and can be sent anything.
 func (f *flow) establish(cl *mqtt.Client) {
 	cl.State.Inflight.ResetSendQuota(0)
-	if rm := receiveMaximum(cl); rm < f.maxInflight {
-		f.windows.Store(cl, &window{size: rm, held: map[uint16]struct{}{}})
-	}
+	f.windows.Store(cl, &window{size: min(receiveMaximum(cl), f.maxInflight), held: map[uint16]struct{}{}})
 }
 
 // established runs once the session is in place: a resumed session brings
@@ -113,7 +133,24 @@ func (f *flow) encode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		return pk
 	}
 	w.backlog = append(w.backlog, pk)
+	if !w.busy && len(w.backlog) >= f.highWater {
+		w.busy = true
+		f.busy.Add(1)
+	}
 	return skipped
+}
+
+// isBusy reports whether cl's backlog is long enough that devices
+// publishing to it should wait.
+func (f *flow) isBusy(cl *mqtt.Client) bool {
+	v, ok := f.windows.Load(cl)
+	if !ok {
+		return false
+	}
+	w := v.(*window)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.busy
 }
 
 // acked is called for every packet read from cl: acknowledgements of the
@@ -153,6 +190,10 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 	if len(w.backlog) == 0 {
 		w.backlog = nil // let the array go
 	}
+	if w.busy && len(w.backlog) <= f.highWater/2 {
+		w.busy = false
+		f.busy.Add(-1)
+	}
 	w.mu.Unlock()
 	for _, b := range next {
 		_ = cl.WritePacket(b)
@@ -162,5 +203,101 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 // forget drops cl's window; its backlog is still in Mochi's inflight table
 // and is resent if the session resumes.
 func (f *flow) forget(cl *mqtt.Client) {
-	f.windows.Delete(cl)
+	if v, ok := f.windows.LoadAndDelete(cl); ok {
+		w := v.(*window)
+		w.mu.Lock()
+		if w.busy {
+			w.busy = false
+			f.busy.Add(-1)
+		}
+		w.mu.Unlock()
+	}
+}
+
+// overflow takes over a QoS 1/2 delivery that Mochi dropped because cl's
+// outbound queue was full (Mochi rolls the delivery back and reports only
+// the original publish): it is rebuilt for cl's subscription and written
+// now if the window has room, else backlogged. QoS 0 deliveries may be
+// dropped, as MQTT allows. A rebuilt delivery is not written to the bolt
+// store, so it survives a disconnect but not a broker restart.
+func (f *flow) overflow(cl *mqtt.Client, pk packets.Packet, maxQoS byte) {
+	if pk.FixedHeader.Qos == 0 {
+		return
+	}
+	v, ok := f.windows.Load(cl)
+	if !ok {
+		return
+	}
+	sub, ok := subscriptionFor(cl, pk.TopicName)
+	if !ok {
+		return
+	}
+	out := pk.Copy(false)
+	out.FixedHeader.Qos = min(pk.FixedHeader.Qos, sub.Qos, maxQoS)
+	if !sub.RetainAsPublished {
+		out.FixedHeader.Retain = false
+	}
+	if out.FixedHeader.Qos == 0 {
+		return
+	}
+	id, err := cl.NextPacketID()
+	if err != nil {
+		return // packet IDs exhausted: the client has 65,535 messages waiting
+	}
+	out.PacketID = uint16(id)
+	cl.State.Inflight.Set(out)
+	w := v.(*window)
+	w.mu.Lock()
+	now := len(w.held) < w.size
+	if now {
+		w.held[out.PacketID] = struct{}{}
+	} else {
+		w.backlog = append(w.backlog, out)
+	}
+	w.mu.Unlock()
+	if now {
+		_ = cl.WritePacket(out)
+	}
+}
+
+// subscriptionFor returns cl's subscription that topic matches.
+func subscriptionFor(cl *mqtt.Client, topic string) (packets.Subscription, bool) {
+	if sub, ok := cl.State.Subscriptions.Get(topic); ok {
+		return sub, true
+	}
+	for filter, sub := range cl.State.Subscriptions.GetAll() {
+		if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+			if _, f, ok := strings.Cut(rest, "/"); ok {
+				filter = f
+			}
+		}
+		if topicMatches(filter, topic) {
+			return sub, true
+		}
+	}
+	return packets.Subscription{}, false
+}
+
+// topicMatches reports whether an MQTT topic filter matches a topic name.
+func topicMatches(filter, topic string) bool {
+	if strings.HasPrefix(topic, "$") && !strings.HasPrefix(filter, "$") {
+		return false // [MQTT-4.7.2-1]
+	}
+	for {
+		fl, frest, fmore := strings.Cut(filter, "/")
+		tl, trest, tmore := strings.Cut(topic, "/")
+		switch {
+		case fl == "#":
+			return true
+		case fl != "+" && fl != tl:
+			return false
+		case !fmore && !tmore:
+			return true
+		case !fmore:
+			return false
+		case !tmore:
+			return frest == "#"
+		}
+		filter, topic = frest, trest
+	}
 }

@@ -34,7 +34,7 @@ func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublish, mqtt.OnPacketEncode,
-		mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnClientExpired,
+		mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnClientExpired, mqtt.OnPublishDropped,
 	}, []byte{b})
 }
 
@@ -278,7 +278,54 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		h.dropRecord(s, "spoofed_from_id", "from_id is not the device's endpoint ID", hdr.FromID)
 		return pk, h.reject(cl, pk, packets.ErrNotAuthorized)
 	}
+	h.waitForRoom(pk.TopicName)
 	return pk, nil
+}
+
+// waitForRoom holds a device's publish, for at most Config.FlowWait, while
+// the clients it goes to have long backlogs (see flow.go). While no client
+// is busy it costs one atomic load.
+func (h *hook) waitForRoom(topic string) {
+	if h.b.flow.busy.Load() == 0 {
+		return
+	}
+	deadline := time.Now().Add(h.b.cfg.FlowWait)
+	subs := h.b.server.Topics.Subscribers(topic)
+	waited := false
+	for h.busy(subs) {
+		if !waited {
+			waited = true
+			h.b.metrics.flowWaits.Inc()
+		}
+		if time.Now().After(deadline) {
+			h.b.metrics.flowWaitTimeouts.Inc()
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// busy reports whether a direct subscriber, or every member of a shared
+// subscription group, has a long backlog.
+func (h *hook) busy(subs *mqtt.Subscribers) bool {
+	for id := range subs.Subscriptions {
+		if cl, ok := h.b.server.Clients.Get(id); ok && h.b.flow.isBusy(cl) {
+			return true
+		}
+	}
+	for _, group := range subs.Shared {
+		all := len(group) > 0
+		for id := range group {
+			if cl, ok := h.b.server.Clients.Get(id); !ok || !h.b.flow.isBusy(cl) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *hook) dropRecord(s *session, reason, detail, fromID string) {
@@ -368,6 +415,12 @@ func (h *hook) refuseInvalidTopic(cl *mqtt.Client, pk packets.Packet) {
 		ack.FixedHeader.Type = packets.Pubrec
 	}
 	_ = cl.WritePacket(ack)
+}
+
+// OnPublishDropped takes over a QoS 1/2 delivery Mochi dropped because the
+// client's outbound queue was full, instead of losing it (flow.go).
+func (h *hook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
+	h.b.flow.overflow(cl, pk, h.b.server.Options.Capabilities.MaximumQos)
 }
 
 // OnQosDropped frees the slot of a delivery Mochi gave up on.

@@ -282,9 +282,19 @@ func (c *wsConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// SetDeadline sets both deadlines. Mochi calls it from the read loop while
+// the write loop may be writing, and gorilla's write deadline is not safe
+// to change during a write, hence the lock.
 func (c *wsConn) SetDeadline(t time.Time) error {
 	if err := c.SetReadDeadline(t); err != nil {
 		return err
 	}
 	return c.SetWriteDeadline(t)
+}
+
+// SetWriteDeadline sets the write deadline under the write lock.
+func (c *wsConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
 }

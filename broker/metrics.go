@@ -18,6 +18,9 @@ type metrics struct {
 	aclDenials     *prometheus.CounterVec
 	recordsDropped *prometheus.CounterVec
 	revoked        prometheus.Counter
+	// flowWaits counts device publishes held while their recipient's
+	// backlog was long; flowWaitTimeouts those let through after FlowWait.
+	flowWaits, flowWaitTimeouts prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys func() int) (*metrics, error) {
@@ -40,6 +43,12 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 		recordsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cuttle_broker_records_dropped_total", Help: "USP Records from devices dropped by the trusted-broker check, by reason.",
 		}, []string{"reason"}),
+		flowWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cuttle_broker_flow_waits_total", Help: "Device publishes held because a recipient's backlog was long.",
+		}),
+		flowWaitTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cuttle_broker_flow_wait_timeouts_total", Help: "Held device publishes let through after the flow wait limit.",
+		}),
 		revoked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cuttle_broker_revocation_disconnects_total", Help: "Sessions closed because their credential or certificate was revoked or disabled.",
 		}),
@@ -51,7 +60,7 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(info())) })
 	}
 	collectors := []prometheus.Collector{
-		m.connects, m.connRefused, m.authFailures, m.lockouts, m.aclDenials, m.recordsDropped, m.revoked,
+		m.connects, m.connRefused, m.authFailures, m.lockouts, m.aclDenials, m.recordsDropped, m.revoked, m.flowWaits, m.flowWaitTimeouts,
 		gauge("cuttle_broker_clients_connected", "Connected MQTT clients.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.ClientsConnected) }),
 		gauge("cuttle_broker_inflight_messages", "QoS 1/2 messages awaiting acknowledgement.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.Inflight) }),
 		gauge("cuttle_broker_retained_messages", "Retained messages.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.Retained) }),

@@ -202,7 +202,9 @@ func TestStressFanIn(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("controller got %d of %d records", n, want)
+			info := e.b.server.Info
+			t.Fatalf("controller got %d of %d records (queue drops %d, inflight drops %d)", n, want,
+				atomic.LoadInt64(&info.MessagesDropped), atomic.LoadInt64(&info.InflightDropped))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

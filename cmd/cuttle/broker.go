@@ -42,6 +42,8 @@ type brokerFlags struct {
 	maxSessionExpiry  time.Duration
 	maxPendingWrites  int
 	maxInflight       int
+	maxQueued         int
+	flowWait          time.Duration
 	receiveMaximum    int
 	lockFailures      int
 	lockWindow        time.Duration
@@ -114,7 +116,9 @@ func (f *brokerFlags) defineFor(s *options.Set, embedded bool) {
 	s.Uint(&f.maxPacket, "max-packet-size", broker.DefaultMaxPacketSize, "largest MQTT packet accepted (bytes, or with KiB/MiB)")
 	s.Duration(&f.maxSessionExpiry, "max-session-expiry", broker.DefaultMaxSessionExpiry, "cap on how long a disconnected session is kept")
 	s.Int(&f.maxPendingWrites, "max-pending-writes", broker.DefaultMaxPendingWrites, "outbound queue length per client")
-	s.Int(&f.maxInflight, "max-inflight", broker.DefaultMaxInflight, "unacknowledged QoS 1/2 messages stored per client")
+	s.Int(&f.maxInflight, "max-inflight", broker.DefaultMaxInflight, "QoS 1/2 deliveries on the wire to one client awaiting acknowledgement (also bounded by its Receive Maximum)")
+	s.Int(&f.maxQueued, "max-queued", broker.DefaultMaxQueued, "QoS 1/2 messages stored per client, on the wire or waiting; more are dropped")
+	s.Duration(&f.flowWait, "flow-wait", broker.DefaultFlowWait, "longest a device's publish is held while its recipient's backlog is long")
 	s.Int(&f.receiveMaximum, "receive-maximum", broker.DefaultReceiveMaximum, "QoS 1/2 publishes a client may have unacknowledged towards the broker")
 	s.Int(&f.lockFailures, "lockout-failures", 5, "failed CONNECTs (per IP or username) within --lockout-window before a lockout")
 	s.Duration(&f.lockWindow, "lockout-window", time.Minute, "window in which failures count")
@@ -178,7 +182,7 @@ func (f *brokerFlags) startBroker(ctx context.Context, js jetstream.JetStream, l
 		NodeName: f.nodeName, TopicPrefix: f.topicPrefix, Listeners: f.listeners(),
 		ConnectTimeout: f.connectTimeout, MaxConnections: f.maxConns, MaxConnectionsPerIP: f.perIP,
 		MaxPacketSize: uint32(f.maxPacket), MaxSessionExpiry: f.maxSessionExpiry,
-		MaxPendingWrites: f.maxPendingWrites, MaxInflight: f.maxInflight, ReceiveMaximum: uint16(f.receiveMaximum),
+		MaxPendingWrites: f.maxPendingWrites, MaxInflight: f.maxInflight, MaxQueued: f.maxQueued, FlowWait: f.flowWait, ReceiveMaximum: uint16(f.receiveMaximum),
 		Lockout: lockoutConfig(f),
 		DataDir: f.dataDir, HTTPAddr: f.httpAddr,
 		Credentials: mirror, Presence: pres, Logger: log,
