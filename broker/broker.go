@@ -106,6 +106,12 @@ func New(cfg Config) (*Broker, error) {
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       cfg.Logger.With("component", "mochi"),
+		// Mochi buffers a write while more packets wait in the client's
+		// queue and relies on a later write to flush it. When the broker's
+		// flow control skips those later packets (flow.go), nothing would
+		// flush it and the buffered delivery would never leave. A buffer of
+		// one byte makes every packet its own write.
+		ClientNetWriteBufferSize: 1,
 	})
 	m, err := newMetrics(cfg.Registerer, b.server.Info.Clone, lim.LockedCount)
 	if err != nil {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,8 +76,10 @@ type flow struct {
 // window is one client's Receive Maximum window.
 type window struct {
 	size int
-	mu   sync.Mutex          // guards held and backlog
-	held map[uint16]struct{} // packet IDs of deliveries written, awaiting acknowledgement
+	mu   sync.Mutex // guards held, backlog and busy
+	// held are the deliveries written and awaiting acknowledgement, by
+	// packet ID. Copies are kept because Mochi can lose its own (restore).
+	held map[uint16]packets.Packet
 	// backlog holds deliveries whose write was skipped, oldest first.
 	backlog []packets.Packet
 	busy    bool // len(backlog) reached flow.highWater and has not fallen to half of it
@@ -92,7 +95,7 @@ func receiveMaximum(cl *mqtt.Client) int {
 // establish runs before the client is registered and can be sent anything.
 func (f *flow) establish(cl *mqtt.Client) {
 	cl.State.Inflight.ResetSendQuota(0)
-	f.windows.Store(cl, &window{size: min(receiveMaximum(cl), f.maxInflight), held: map[uint16]struct{}{}})
+	f.windows.Store(cl, &window{size: min(receiveMaximum(cl), f.maxInflight), held: map[uint16]packets.Packet{}})
 }
 
 // established runs once the session is in place: a resumed session brings
@@ -129,7 +132,7 @@ func (f *flow) encode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		return pk // a resend, or a backlogged delivery being written now
 	}
 	if len(w.held) < w.size {
-		w.held[pk.PacketID] = struct{}{}
+		w.held[pk.PacketID] = pk
 		return pk
 	}
 	w.backlog = append(w.backlog, pk)
@@ -181,10 +184,12 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 	for len(w.held) < w.size && len(w.backlog) > 0 {
 		b := w.backlog[0]
 		w.backlog = w.backlog[1:]
-		if _, ok := cl.State.Inflight.Get(b.PacketID); !ok {
-			continue // expired or dropped meanwhile
+		if in, ok := cl.State.Inflight.Get(b.PacketID); !ok || in.FixedHeader.Type != packets.Publish {
+			// Mochi lost its copy (see restore); it must hold one so the
+			// delivery is resent if the session resumes.
+			cl.State.Inflight.Set(b)
 		}
-		w.held[b.PacketID] = struct{}{}
+		w.held[b.PacketID] = b
 		next = append(next, b)
 	}
 	if len(w.backlog) == 0 {
@@ -197,6 +202,59 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 	w.mu.Unlock()
 	for _, b := range next {
 		_ = cl.WritePacket(b)
+	}
+}
+
+// dropped forgets a delivery Mochi gave up on (it expired): it frees its
+// slot, or takes it out of the backlog.
+func (f *flow) dropped(cl *mqtt.Client, id uint16) {
+	v, ok := f.windows.Load(cl)
+	if !ok {
+		return
+	}
+	w := v.(*window)
+	w.mu.Lock()
+	_, wasHeld := w.held[id]
+	for i, b := range w.backlog {
+		if b.PacketID == id {
+			w.backlog = append(w.backlog[:i:i], w.backlog[i+1:]...)
+			break
+		}
+	}
+	w.mu.Unlock()
+	if wasHeld {
+		f.release(cl, id)
+	}
+}
+
+// restore puts back Mochi's copy of a delivery that Mochi itself erased.
+// Mochi keeps the packets a client sends (inbound QoS 1/2) and the ones it
+// sends that client in one table keyed by packet ID, although the two
+// sides choose their IDs independently: when the client publishes with an
+// ID that one of its pending deliveries also has, Mochi overwrites the
+// delivery with its acknowledgement and then deletes it, so the delivery
+// would be neither resent on resumption nor, if backlogged, written at all.
+// restore runs after each inbound PUBLISH or PUBREL is processed.
+func (f *flow) restore(cl *mqtt.Client, id uint16) {
+	v, ok := f.windows.Load(cl)
+	if !ok {
+		return
+	}
+	w := v.(*window)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := cl.State.Inflight.Get(id); ok {
+		return // ours is still there, or the inbound QoS 2 flow still holds the ID
+	}
+	if pk, ok := w.held[id]; ok {
+		cl.State.Inflight.Set(pk)
+		return
+	}
+	for _, b := range w.backlog {
+		if b.PacketID == id {
+			cl.State.Inflight.Set(b)
+			return
+		}
 	}
 }
 
@@ -250,7 +308,7 @@ func (f *flow) overflow(cl *mqtt.Client, pk packets.Packet, maxQoS byte) {
 	w.mu.Lock()
 	now := len(w.held) < w.size
 	if now {
-		w.held[out.PacketID] = struct{}{}
+		w.held[out.PacketID] = out
 	} else {
 		w.backlog = append(w.backlog, out)
 	}
@@ -300,4 +358,17 @@ func topicMatches(filter, topic string) bool {
 		}
 		filter, topic = frest, trest
 	}
+}
+
+// describe summarizes every window, for diagnosing a stalled client.
+func (f *flow) describe() string {
+	var b strings.Builder
+	f.windows.Range(func(k, v any) bool {
+		cl, w := k.(*mqtt.Client), v.(*window)
+		w.mu.Lock()
+		fmt.Fprintf(&b, "%s: window %d, on the wire %d, backlog %d, busy %v, stored %d\n", cl.ID, w.size, len(w.held), len(w.backlog), w.busy, cl.State.Inflight.Len())
+		w.mu.Unlock()
+		return true
+	})
+	return b.String()
 }

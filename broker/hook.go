@@ -35,6 +35,7 @@ func (h *hook) Provides(b byte) bool {
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublish, mqtt.OnPacketEncode,
 		mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnClientExpired, mqtt.OnPublishDropped,
+		mqtt.OnPacketProcessed,
 	}, []byte{b})
 }
 
@@ -425,7 +426,21 @@ func (h *hook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 
 // OnQosDropped frees the slot of a delivery Mochi gave up on.
 func (h *hook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
-	h.b.flow.release(cl, pk.PacketID)
+	h.b.metrics.qosDropped.Inc()
+	h.b.flow.dropped(cl, pk.PacketID)
+}
+
+// OnPacketProcessed restores deliveries Mochi erased while handling the
+// client's own QoS 1/2 publishes (flow.go, restore).
+func (h *hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, _ error) {
+	switch pk.FixedHeader.Type {
+	case packets.Publish:
+		if pk.FixedHeader.Qos > 0 {
+			h.b.flow.restore(cl, pk.PacketID)
+		}
+	case packets.Pubrel:
+		h.b.flow.restore(cl, pk.PacketID)
+	}
 }
 
 // OnSessionEstablish applies the QoS flow remedy before the client can

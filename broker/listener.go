@@ -100,6 +100,7 @@ type listener struct {
 	guard  *guard
 	log    *slog.Logger
 	ln     net.Listener
+	mu     sync.Mutex   // guards http: Serve sets it while Close may run
 	http   *http.Server // WebSocket listeners only
 	closed atomic.Bool
 	wg     sync.WaitGroup // serving goroutines
@@ -206,12 +207,15 @@ func (l *listener) serveWebSocket(establish listeners.EstablishFn) {
 		}
 		_ = establish(l.cfg.Name, wc)
 	})
-	l.http = &http.Server{Handler: mux, ReadHeaderTimeout: l.guard.connectTimeout, TLSConfig: l.tls}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: l.guard.connectTimeout, TLSConfig: l.tls}
+	l.mu.Lock()
+	l.http = srv
+	l.mu.Unlock()
 	ln := l.ln
 	if l.tls != nil {
 		ln = tls.NewListener(ln, l.tls)
 	}
-	if err := l.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.closed.Load() {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !l.closed.Load() {
 		l.log.Error("websocket listener stopped", "listener", l.cfg.Name, "error", err)
 	}
 }
@@ -219,9 +223,12 @@ func (l *listener) serveWebSocket(establish listeners.EstablishFn) {
 // Close stops accepting and closes the listener's clients through closeClients.
 func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.closed.Store(true)
-	if l.http != nil {
+	l.mu.Lock()
+	srv := l.http
+	l.mu.Unlock()
+	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = l.http.Shutdown(ctx)
+		_ = srv.Shutdown(ctx)
 		cancel()
 	}
 	if l.ln != nil {

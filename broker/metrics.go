@@ -21,6 +21,9 @@ type metrics struct {
 	// flowWaits counts device publishes held while their recipient's
 	// backlog was long; flowWaitTimeouts those let through after FlowWait.
 	flowWaits, flowWaitTimeouts prometheus.Counter
+	// qosDropped counts QoS 1/2 deliveries Mochi gave up on (expired, or
+	// refused by the client).
+	qosDropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys func() int) (*metrics, error) {
@@ -49,6 +52,9 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 		flowWaitTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cuttle_broker_flow_wait_timeouts_total", Help: "Held device publishes let through after the flow wait limit.",
 		}),
+		qosDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cuttle_broker_qos_dropped_total", Help: "QoS 1/2 deliveries abandoned: expired, or refused by the client.",
+		}),
 		revoked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cuttle_broker_revocation_disconnects_total", Help: "Sessions closed because their credential or certificate was revoked or disabled.",
 		}),
@@ -60,7 +66,7 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(info())) })
 	}
 	collectors := []prometheus.Collector{
-		m.connects, m.connRefused, m.authFailures, m.lockouts, m.aclDenials, m.recordsDropped, m.revoked, m.flowWaits, m.flowWaitTimeouts,
+		m.connects, m.connRefused, m.authFailures, m.lockouts, m.aclDenials, m.recordsDropped, m.revoked, m.flowWaits, m.flowWaitTimeouts, m.qosDropped,
 		gauge("cuttle_broker_clients_connected", "Connected MQTT clients.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.ClientsConnected) }),
 		gauge("cuttle_broker_inflight_messages", "QoS 1/2 messages awaiting acknowledgement.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.Inflight) }),
 		gauge("cuttle_broker_retained_messages", "Retained messages.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.Retained) }),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"cuttle/broker/creds"
 )
@@ -125,8 +126,13 @@ func allToAll(e *env, run, n, msgs int) error {
 			last, lastChange = total, time.Now()
 		} else if time.Since(lastChange) > 15*time.Second {
 			info := e.b.server.Info
-			return fmt.Errorf("stalled: %d of %d deliveries after 15 s without progress (queue drops %d, inflight drops %d)",
-				total, want*int64(n), atomic.LoadInt64(&info.MessagesDropped), atomic.LoadInt64(&info.InflightDropped))
+			var denied float64
+			for _, op := range []string{"publish", "subscribe_or_deliver", "retain"} {
+				denied += testutil.ToFloat64(e.b.metrics.aclDenials.WithLabelValues(op))
+			}
+			return fmt.Errorf("stalled: %d of %d deliveries after 15 s without progress (queue drops %d, inflight drops %d, qos dropped %v, acl denials %v, publishes sent %d)\n%s",
+				total, want*int64(n), atomic.LoadInt64(&info.MessagesDropped), atomic.LoadInt64(&info.InflightDropped),
+				testutil.ToFloat64(e.b.metrics.qosDropped), denied, atomic.LoadInt64(&info.MessagesSent), e.b.flow.describe())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
