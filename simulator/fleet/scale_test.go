@@ -1,0 +1,71 @@
+package fleet
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestRampUpUnderRate connects 1,000 devices at 200 connections a second
+// and checks that no one-second window saw more than the rate allows (one
+// slot of slack for the window's edges, and 20 % for sampling).
+func TestRampUpUnderRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 devices: not in -short")
+	}
+	const n, rate = 1000, 200
+	e := startEnv(t, nil)
+	e.controller(testCtrl)
+	devs := e.provision(prefix, n)
+
+	type sample struct {
+		at       time.Time
+		attempts uint64
+	}
+	var (
+		mu      sync.Mutex
+		samples []sample
+	)
+	f := e.startFleet(devs, func(c *Config) { c.Rate = rate; c.TickInterval = time.Second })
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case now := <-tk.C:
+				a := f.Stats().ConnectAttempts
+				mu.Lock()
+				samples = append(samples, sample{now, a})
+				mu.Unlock()
+			}
+		}
+	})
+	start := time.Now()
+	waitConnected(t, f, n, 30*time.Second)
+	took := time.Since(start)
+	close(stop)
+	wg.Wait()
+
+	s := f.Stats()
+	if s.ConnectFailures != 0 || s.ConnectAttempts != n {
+		t.Errorf("stats: %+v", s)
+	}
+	if min := time.Duration(float64(n-1) / rate * float64(time.Second)); took < min*9/10 {
+		t.Errorf("%d devices connected in %v; the rate allows no less than %v", n, took, min)
+	}
+	// The most attempts in any window of one second.
+	worst := uint64(0)
+	for i, a := range samples {
+		for j := i + 1; j < len(samples) && samples[j].at.Sub(a.at) <= time.Second; j++ {
+			worst = max(worst, samples[j].attempts-a.attempts)
+		}
+	}
+	if limit := uint64(rate * 1.2); worst > limit {
+		t.Errorf("%d connection attempts within one second, limit %d", worst, limit)
+	}
+	t.Logf("%d devices connected in %v, at most %d attempts per second", n, took.Round(time.Millisecond), worst)
+}
