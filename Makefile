@@ -48,6 +48,7 @@ proto-check: proto ## fail if the committed generated code is stale
 .PHONY: bench
 bench: ## run the benchmarks
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	$(GO) run ./bench/brokerbench
 
 .PHONY: stress
 stress: ## the broker's long stress runs: 20 x all-to-all QoS 1 (10 x 10,000) and 1,000 devices fan-in

@@ -55,11 +55,13 @@ import (
 //
 // One kind of waiting remains, because a backlog must be bounded and a
 // thousand devices can publish faster than one controller reads: when a
-// client's backlog reaches half of Config.MaxQueued, devices publishing to
+// client's backlog reaches half of Config.MaxQueued, clients publishing to
 // it wait (up to Config.FlowWait) before their publish is accepted, so the
 // PUBACK they wait for slows them down instead of their messages being
-// dropped. Only devices wait, and a client's backlog drains through its own
-// read loop, which never waits on a device, so no cycle of waits can form.
+// dropped. Controllers never wait, and a client's backlog drains through
+// its own read loop, so in USP's traffic (devices publish only to
+// controllers) no cycle of waits can form; admin and local clients
+// publishing to each other in a circle can, and FlowWait bounds it.
 // Making every publisher wait for a slot was tried and rejected: a
 // controller waiting on one slow device's window stalls every device, and
 // two clients waiting on each other deadlock (the all-to-all stress test

@@ -268,6 +268,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		return pk, h.reject(cl, pk, packets.ErrNotAuthorized)
 	}
 	if s.subject.Role != acl.RoleDevice {
+		if s.subject.Role != acl.RoleController {
+			// Admin and local clients are held like devices; controllers
+			// never are (see flow.go).
+			h.waitForRoom(cl, pk.TopicName)
+		}
 		return pk, nil
 	}
 	hdr, err := usp.PeekRecord(pk.Payload)
@@ -279,19 +284,22 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		h.dropRecord(s, "spoofed_from_id", "from_id is not the device's endpoint ID", hdr.FromID)
 		return pk, h.reject(cl, pk, packets.ErrNotAuthorized)
 	}
-	h.waitForRoom(pk.TopicName)
+	h.waitForRoom(cl, pk.TopicName)
 	return pk, nil
 }
 
-// waitForRoom holds a device's publish, for at most Config.FlowWait, while
-// the clients it goes to have long backlogs (see flow.go). While no client
-// is busy it costs one atomic load.
-func (h *hook) waitForRoom(topic string) {
+// waitForRoom holds a publish from anyone but a controller, for at most
+// Config.FlowWait, while the clients it goes to have long backlogs (see
+// flow.go). While no client is busy it costs one atomic load.
+func (h *hook) waitForRoom(publisher *mqtt.Client, topic string) {
 	if h.b.flow.busy.Load() == 0 {
 		return
 	}
 	deadline := time.Now().Add(h.b.cfg.FlowWait)
 	subs := h.b.server.Topics.Subscribers(topic)
+	// A client's backlog drains through its own read loop, which is the
+	// one that would wait here: it must not wait for itself.
+	delete(subs.Subscriptions, publisher.ID)
 	waited := false
 	for h.busy(subs) {
 		if !waited {
