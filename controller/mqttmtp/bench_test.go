@@ -1,0 +1,125 @@
+package mqttmtp
+
+import (
+	"context"
+	"net"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/eclipse/paho.golang/paho"
+
+	"cuttle/usp"
+)
+
+// The two round-trip benchmarks measure the same thing through the same
+// broker with the same device connection: BenchmarkGetRoundTrip a USP Get
+// through the Client (encode, publish, match, decode), and
+// BenchmarkRawMQTTRoundTrip a bare MQTT 5 request/response of the same
+// sizes between a controller session and that device, which only echoes
+// bytes: the floor. Both run one request at a time and report p50 and p99
+// besides ns/op. Run them together:
+//
+//	go test -run '^$' -bench 'RoundTrip' -benchtime 3000x ./controller/mqttmtp/
+
+const benchPath = "Device.DeviceInfo."
+
+func BenchmarkGetRoundTrip(b *testing.B) {
+	e := startEnv(b, nil)
+	d := startFleet(e, "bench", 1, fleetOpts{})[0]
+	c := e.startClient(nil)
+	get := usp.NewGet(0, benchPath)
+	ctx := context.Background()
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := c.Get(ctx, d.eid, get); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	reportPercentiles(b, lat)
+}
+
+func BenchmarkRawMQTTRoundTrip(b *testing.B) {
+	e := startEnv(b, nil)
+	// The same bytes as the USP round trip, encoded once.
+	d := startFleet(e, "bench", 1, fleetOpts{rawReply: record(b, "self::dev-bench-0", d0GetResp())})[0]
+	req := record(b, ctlEID, usp.NewGet(0, benchPath))
+
+	conn, err := net.Dial("tcp", e.addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := make(chan *paho.Publish, 1)
+	cli := paho.NewClient(paho.ClientConfig{Conn: conn, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+		func(pr paho.PublishReceived) (bool, error) { in <- pr.Packet; return true, nil },
+	}})
+	ctx := ctxTimeout(b, time.Hour)
+	if _, err := cli.Connect(ctx, &paho.Connect{
+		KeepAlive: 30, CleanStart: true,
+		Username: ctlEID, UsernameFlag: true, Password: []byte(e.ctlSecret), PasswordFlag: true,
+	}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cli.Disconnect(&paho.Disconnect{}) })
+	inbox := "usp/v1/controller/" + ctlEID
+	if _, err := cli.Subscribe(ctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: inbox, QoS: 1}}}); err != nil {
+		b.Fatal(err)
+	}
+	_, devInbox := d.client()
+	ids := usp.NewIDGen("")
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		id := []byte(ids.Next())
+		if _, err := cli.Publish(ctx, &paho.Publish{Topic: devInbox, QoS: 1, Payload: req, Properties: &paho.PublishProperties{
+			ResponseTopic: inbox, CorrelationData: id, ContentType: rawContentType,
+		}}); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case p := <-in:
+			if string(p.Properties.CorrelationData) != string(id) {
+				b.Fatal("answer to another request")
+			}
+		case <-time.After(5 * time.Second):
+			b.Fatal("no answer")
+		}
+		lat = append(lat, time.Since(start))
+	}
+	reportPercentiles(b, lat)
+}
+
+// d0GetResp is what the responder answers to the benchmark's Get.
+func d0GetResp() *usp.GetResp {
+	return (&device{eid: "self::dev-bench-0"}).getResp(usp.NewGet(0, benchPath))
+}
+
+// record encodes body in a Record from from (the controller or the
+// benchmark's device) to the other.
+func record(tb testing.TB, from string, body usp.Body) []byte {
+	to := "self::dev-bench-0"
+	if from != ctlEID {
+		to = ctlEID
+	}
+	rec, err := usp.NewMsgRecord(from, to, usp.NewMsgID(), body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := rec.Marshal()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	b.StopTimer()
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
