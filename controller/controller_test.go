@@ -1,0 +1,194 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"cuttle/broker"
+	"cuttle/broker/creds"
+	"cuttle/broker/presence"
+	"cuttle/controller/events"
+	"cuttle/controller/mqttmtp"
+	"cuttle/devices/inventory"
+	"cuttle/internal/natstest"
+	"cuttle/simulator/fleet"
+	"cuttle/usp"
+)
+
+const ctlEID = "self::cuttle-controller"
+
+// stack is NATS, the broker, the controller and a fleet of simulated
+// devices, all real, on 127.0.0.1.
+type stack struct {
+	t     *testing.T
+	store *creds.Store
+	ctl   *Controller
+	eids  []string
+}
+
+func startStack(t *testing.T, devices int) *stack {
+	t.Helper()
+	ns := natstest.Start(t)
+	_, js := natstest.JetStream(t, ns)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, err := presence.New(ctx, presence.Config{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.New(broker.Config{
+		Listeners:   []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}},
+		Credentials: mirror, Presence: pres,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { _ = mirror.Run(ctx) })
+	wg.Go(func() { _ = pres.Run(ctx) })
+	wg.Go(func() { _ = b.Run(ctx) })
+	url := "mqtt://" + b.Addr("tcp")
+
+	_, ctlSecret, err := store.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: ctlEID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{t: t, store: store}
+	var devs []fleet.DeviceConfig
+	for i := range devices {
+		eid := fmt.Sprintf("os::00D09E-CTL%05d", i+1)
+		_, secret, err := store.Add(ctx, creds.AddRequest{Role: creds.RoleDevice, EndpointID: eid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs = append(devs, fleet.DeviceConfig{EndpointID: eid, Secret: secret})
+		s.eids = append(s.eids, eid)
+	}
+	waitFor(t, "credentials in the broker's mirror", func() bool {
+		_, ok := mirror.Lookup(s.eids[len(s.eids)-1])
+		return ok && mirror.HasController(ctlEID)
+	})
+
+	s.ctl, err = New(ctx, Config{
+		MTP:            mqttmtp.Config{Brokers: []string{url}, Username: ctlEID, Password: ctlSecret, Timeout: 10 * time.Second},
+		JetStream:      js,
+		RequestTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() {
+		if err := s.ctl.Run(ctx); err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	})
+	<-s.ctl.MTP().Ready()
+
+	f, err := fleet.New(fleet.Config{Brokers: []string{url}, Devices: devs, Rate: 1000, BootDelay: 200 * time.Millisecond, TickInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { _ = f.Run(ctx) })
+	return s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestDevicesJoinTheInventory: devices that connect are online in the
+// inventory with their DeviceInfo, get the default subscriptions, and a
+// reboot brings a Boot! into the event log and the inventory.
+func TestDevicesJoinTheInventory(t *testing.T) {
+	s := startStack(t, 5)
+	inv := s.ctl.Inventory()
+	waitFor(t, "5 devices online, described and subscribed", func() bool {
+		n := 0
+		for _, eid := range s.eids {
+			d, ok := inv.Get(eid)
+			if ok && d.Status == inventory.StatusOnline && d.Model != "" && d.SoftwareVersion != "" && d.Subscribed {
+				n++
+			}
+		}
+		return n == len(s.eids)
+	})
+	d, _ := inv.Get(s.eids[0])
+	if d.Manufacturer == "" || d.SerialNumber == "" || d.ReplyTopic != "usp/v1/agent/"+s.eids[0] {
+		t.Errorf("device %+v", d)
+	}
+
+	// The default subscriptions exist on the device.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := s.ctl.MTP().Get(ctx, s.eids[0], usp.NewGet(0, "Device.LocalAgent.Subscription.*.ID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, v := range resp.Values() {
+		ids[v] = true
+	}
+	for _, sub := range DefaultSubscriptions {
+		if !ids[sub.ID] {
+			t.Errorf("subscription %s missing on the device: %v", sub.ID, ids)
+		}
+	}
+
+	// A reboot: the device comes back with Boot!, which is logged, answered
+	// and recorded.
+	if _, err := s.ctl.MTP().Operate(ctx, s.eids[0], usp.NewOperate("Device.Reboot()", "reboot-1", true, nil)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a Boot! in the inventory", func() bool {
+		d, _ := inv.Get(s.eids[0])
+		return d.Boot != nil && d.Boot.CommandKey == "reboot-1" && d.Boot.Cause == usp.CauseRemoteReboot
+	})
+	evs, err := s.ctl.Events().Query(ctx, events.Filter{EndpointID: s.eids[0], Types: []string{events.TypeBoot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 || evs[len(evs)-1].Data["CommandKey"] != "reboot-1" {
+		t.Errorf("boot events %+v", evs)
+	}
+}
+
+// TestRevokedDeviceGoesOffline: removing a device's credential disconnects
+// it (broker) and the inventory shows it offline (presence).
+func TestRevokedDeviceGoesOffline(t *testing.T) {
+	s := startStack(t, 2)
+	inv := s.ctl.Inventory()
+	waitFor(t, "devices online", func() bool {
+		a, _ := inv.Get(s.eids[0])
+		b, _ := inv.Get(s.eids[1])
+		return a.Status == inventory.StatusOnline && b.Status == inventory.StatusOnline
+	})
+	if err := s.store.Remove(context.Background(), s.eids[0]); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the revoked device offline", func() bool {
+		d, _ := inv.Get(s.eids[0])
+		return d.Status == inventory.StatusOffline
+	})
+	if d, _ := inv.Get(s.eids[1]); d.Status != inventory.StatusOnline {
+		t.Errorf("the other device is %s", d.Status)
+	}
+}
