@@ -1,0 +1,59 @@
+package api
+
+import "cuttle/controller/auth"
+
+// apiRoute is one entry of the route table.
+type apiRoute struct {
+	pattern string
+	action  auth.Action
+	handle  HandlerFunc
+}
+
+// apiRoutes is the table of the authenticated routes, the one place they
+// are listed. Viewers read, including the USP requests that only read a
+// device; operators also change devices; admins also manage credentials,
+// tokens and the audit log (and delete devices with revoke=true, which
+// deleteDevice checks).
+func (a *API) apiRoutes() []apiRoute {
+	return []apiRoute{
+		{"GET /api/v1/devices", auth.ActionRead, a.listDevices},
+		{"GET /api/v1/devices/{id}", auth.ActionRead, a.getDevice},
+		{"PATCH /api/v1/devices/{id}/labels", auth.ActionManageDevices, a.patchLabels},
+		{"DELETE /api/v1/devices/{id}", auth.ActionManageDevices, a.deleteDevice},
+		{"GET /api/v1/stats", auth.ActionRead, a.stats},
+
+		{"POST /api/v1/devices/{id}/get", auth.ActionRead, a.uspGet},
+		{"POST /api/v1/devices/{id}/instances", auth.ActionRead, a.uspInstances},
+		{"POST /api/v1/devices/{id}/supported-dm", auth.ActionRead, a.uspSupportedDM},
+		{"POST /api/v1/devices/{id}/supported-protocol", auth.ActionRead, a.uspSupportedProtocol},
+		{"POST /api/v1/devices/{id}/set", auth.ActionOperate, a.uspSet},
+		{"POST /api/v1/devices/{id}/add", auth.ActionOperate, a.uspAdd},
+		{"POST /api/v1/devices/{id}/delete", auth.ActionOperate, a.uspDelete},
+		{"POST /api/v1/devices/{id}/operate", auth.ActionOperate, a.uspOperate},
+
+		{"GET /api/v1/events", auth.ActionRead, a.queryEvents},
+		{"GET /api/v1/events/stream", auth.ActionRead, a.streamEvents},
+
+		{"POST /api/v1/credentials", auth.ActionAdmin, a.createCredential},
+		{"GET /api/v1/credentials", auth.ActionAdmin, a.listCredentials},
+		{"POST /api/v1/credentials/{username}/disable", auth.ActionAdmin, a.disableCredential},
+		{"POST /api/v1/credentials/{username}/enable", auth.ActionAdmin, a.enableCredential},
+		{"DELETE /api/v1/credentials/{username}", auth.ActionAdmin, a.deleteCredential},
+		{"POST /api/v1/credentials/revoke-cert", auth.ActionAdmin, a.revokeCert},
+		{"GET /api/v1/credentials/revoked", auth.ActionAdmin, a.listRevoked},
+
+		{"POST /api/v1/tokens", auth.ActionAdmin, a.createToken},
+		{"GET /api/v1/tokens", auth.ActionAdmin, a.listTokens},
+		{"DELETE /api/v1/tokens/{id}", auth.ActionAdmin, a.revokeToken},
+		{"GET /api/v1/audit", auth.ActionAdmin, a.auditLog},
+	}
+}
+
+// publicRoutes need no token: probes, and the API's own description.
+func (a *API) publicRoutes() []apiRoute {
+	return []apiRoute{
+		{pattern: "GET /healthz", handle: a.healthz},
+		{pattern: "GET /readyz", handle: a.readyz},
+		{pattern: "GET /api/v1/openapi.json", handle: a.openAPI},
+	}
+}
