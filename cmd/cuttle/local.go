@@ -1,14 +1,20 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/broker/creds"
 )
 
 // localNATSFile is where `cuttle up` keeps the address and credentials of
@@ -60,4 +66,45 @@ func readLocalNATS(dataDir string) (localNATS, error) {
 		return l, fmt.Errorf("reading %s: %w", filepath.Join(dataDir, localNATSFile), err)
 	}
 	return l, nil
+}
+
+// loopbackAddr turns a listener address such as "[::]:1883" or ":1883" into
+// one this machine can dial.
+func loopbackAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// localControllerSecret returns the broker credentials of `cuttle up`'s own
+// controller, provisioning them on first start and keeping the secret in
+// dataDir/controller.json (mode 0600). A lost file means a new secret.
+func localControllerSecret(ctx context.Context, js jetstream.JetStream, dataDir, endpointID string) (username, secret string, err error) {
+	name := filepath.Join(dataDir, "controller.json")
+	var saved struct{ Username, Secret string }
+	if b, err := os.ReadFile(name); err == nil && json.Unmarshal(b, &saved) == nil && saved.Username == endpointID && saved.Secret != "" {
+		return saved.Username, saved.Secret, nil
+	}
+	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
+	if err != nil {
+		return "", "", err
+	}
+	_, secret, err = store.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: endpointID})
+	if errors.Is(err, creds.ErrExists) {
+		secret, err = store.RotateSecret(ctx, endpointID)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("provisioning the controller's credentials: %w", err)
+	}
+	saved.Username, saved.Secret = endpointID, secret
+	b, _ := json.Marshal(saved) // two strings always marshal
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		return "", "", fmt.Errorf("writing %s: %w", name, err)
+	}
+	return endpointID, secret, nil
 }

@@ -31,6 +31,7 @@ func commands() []command {
 	return []command{
 		{"up", "run Cuttle on this machine with its embedded defaults", runUp},
 		{"broker", "run the MQTT 5 broker against a NATS server or cluster", runBroker},
+		{"controller", "run the USP controller and its REST API against a NATS server or cluster", runController},
 		{"creds", "manage device, controller and admin credentials in NATS KV", runCreds},
 		{"sim", "run simulated USP devices against a broker", runSim},
 		{"version", "print the version", runVersion},

@@ -21,9 +21,11 @@ import (
 // upFlags are the options of `cuttle up`: the broker's, plus where the
 // embedded NATS server keeps its data and listens.
 type upFlags struct {
-	broker   brokerFlags
-	dataDir  string
-	natsAddr string
+	broker     brokerFlags
+	controller controllerFlags
+	dataDir    string
+	natsAddr   string
+	demo       int
 }
 
 // runUp runs Cuttle on one machine: an embedded NATS JetStream server (on
@@ -35,6 +37,8 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	set.String(&f.dataDir, "data", "./cuttle-data", "directory for all state: NATS JetStream, broker sessions, credentials of the embedded NATS")
 	set.String(&f.natsAddr, "nats-addr", "127.0.0.1:4222", "address of the embedded NATS server; must be loopback (use `cuttle broker --nats` for a cluster)")
 	f.broker.defineFor(set, true)
+	f.controller.define(set, true)
+	set.Int(&f.demo, "demo", 0, "also run this many simulated devices, with provisioned credentials")
 	if err := set.Parse(args, nil); err != nil {
 		if errors.Is(err, options.ErrHelp) {
 			return nil
@@ -99,6 +103,31 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	run(g, gctx)
 
+	// The controller connects to this broker's TCP listener as a
+	// controller whose secret `up` provisions and keeps in the data dir.
+	mqttAddr := b.Addr("tcp")
+	if mqttAddr == "" {
+		return errors.New("cuttle up needs the MQTT TCP listener (--mqtt-addr) for its controller")
+	}
+	c := &f.controller
+	c.dataDir, c.logLevel = f.dataDir, f.broker.logLevel
+	c.brokers = "mqtt://" + loopbackAddr(mqttAddr)
+	if c.username, c.password, err = localControllerSecret(ctx, js, f.dataDir, c.endpointID); err != nil {
+		return err
+	}
+	apiAddr, runCtl, err := c.startController(ctx, js, log, stdout)
+	if err != nil {
+		return err
+	}
+	runCtl(g, gctx)
+	if f.demo > 0 {
+		runDemo, err := startDemo(ctx, js, f.demo, c.brokers, c.endpointID, log)
+		if err != nil {
+			return err
+		}
+		runDemo(g, gctx)
+	}
+
 	fmt.Fprintf(stdout, "cuttle %s is up.\n", version)
 	fmt.Fprintf(stdout, "  data:        %s\n", f.dataDir)
 	fmt.Fprintf(stdout, "  NATS:        %s (credentials in %s)\n", local.URL, filepath.Join(f.dataDir, localNATSFile))
@@ -107,6 +136,10 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if a := b.HTTPAddr(); a != "" {
 		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics\n", a)
+	}
+	fmt.Fprintf(stdout, "  API:         http://%s/api/v1 (admin token in %s)\n", loopbackAddr(apiAddr), filepath.Join(f.dataDir, "admin.token"))
+	if f.demo > 0 {
+		fmt.Fprintf(stdout, "  demo:        %d simulated devices\n", f.demo)
 	}
 	fmt.Fprintln(stdout, "Add a device:  cuttle creds add --role device --endpoint-id os::012345-0001")
 	fmt.Fprintln(stdout, "Press Ctrl-C to stop.")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -44,7 +45,7 @@ func TestUp(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- runUp(ctx, []string{"--data", data, "--nats-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
-			"--ws-addr", "127.0.0.1:0", "--broker-http-addr", "127.0.0.1:0", "--log-level", "warn"}, &out)
+			"--ws-addr", "127.0.0.1:0", "--broker-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--demo", "3", "--log-level", "warn"}, &out)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -79,6 +80,25 @@ func TestUp(t *testing.T) {
 	if err := json.Unmarshal(credsOut.Bytes(), &added); err != nil || added.Secret == "" {
 		t.Fatalf("creds output %q: %v", credsOut.String(), err)
 	}
+
+	// The API answers with the bootstrap admin token and lists the three
+	// demo devices online.
+	apiURL := regexp.MustCompile(`API:\s+(\S+)`).FindStringSubmatch(out.String())
+	token, err := os.ReadFile(filepath.Join(data, "admin.token"))
+	if apiURL == nil || err != nil {
+		t.Fatalf("API line %v, token %v", apiURL, err)
+	}
+	waitUp(t, "3 demo devices online in the API", func() bool {
+		req, _ := http.NewRequest("GET", apiURL[1]+"/devices?status=online", nil)
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var page struct{ Total int }
+		return resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&page) == nil && page.Total == 3
+	})
 
 	conn, err := net.Dial("tcp", m[1])
 	if err != nil {
@@ -117,6 +137,17 @@ func TestUp(t *testing.T) {
 		t.Fatal("cuttle up did not stop")
 	}
 	done <- nil // for the cleanup
+}
+
+func waitUp(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func TestUpRefusesPublicNATS(t *testing.T) {
