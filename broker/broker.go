@@ -260,6 +260,11 @@ func (b *Broker) onCredentialChange(ch creds.Change) {
 	case creds.CredentialRemoved:
 		clients = b.sessions.ofUser(ch.Username)
 	case creds.CredentialUpdated:
+		if ch.Old.Username == "" {
+			// A new credential: the mirror serves it before it notifies, so
+			// a session may already use it; there is nothing to take back.
+			return
+		}
 		if ch.New.Disabled || ch.New.Role != ch.Old.Role || ch.New.EndpointID != ch.Old.EndpointID {
 			clients = b.sessions.ofUser(ch.Username)
 		}
