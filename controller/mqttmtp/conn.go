@@ -13,6 +13,7 @@ import (
 
 	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/eclipse/paho.golang/paho/session"
 )
 
 // The connection loop is written on paho directly rather than autopaho:
@@ -77,10 +78,11 @@ func (c *Client) Run(ctx context.Context) error {
 // ReconnectMin·2ⁿ capped at ReconnectMax, drawn uniformly from its upper
 // half so that controllers restarted together do not reconnect together.
 func (c *Client) backoff(n int) time.Duration {
-	d := c.cfg.ReconnectMax
-	if n < 32 {
-		d = min(c.cfg.ReconnectMin<<n, c.cfg.ReconnectMax)
+	d := c.cfg.ReconnectMin
+	for i := 0; i < n && d < c.cfg.ReconnectMax; i++ {
+		d *= 2
 	}
+	d = min(d, c.cfg.ReconnectMax)
 	return d/2 + rand.N(d/2+1)
 }
 
@@ -274,7 +276,7 @@ func (l *link) publish(ctx context.Context, p *paho.Publish) error {
 	defer cancel()
 	defer context.AfterFunc(l.lost, cancel)()
 	_, err := l.cli.Publish(ctx, p)
-	if err != nil && l.lost.Err() != nil {
+	if err != nil && (l.lost.Err() != nil || errors.Is(err, session.ErrNoConnection)) {
 		return fmt.Errorf("%w: connection lost while publishing: %w", ErrNotConnected, err)
 	}
 	return err
