@@ -56,11 +56,13 @@ stress: ## the broker's long stress runs: 20 x all-to-all QoS 1 (10 x 10,000) an
 		$(GO) test -count=1 -timeout 30m -run 'TestStress' -v ./broker/
 
 .PHONY: fuzz
-fuzz: ## run every fuzz target for FUZZTIME (default 60s) each
-	$(GO) test -run='^$$' -fuzz='^FuzzParseRecord$$' -fuzztime=$(FUZZTIME) ./usp/
-	$(GO) test -run='^$$' -fuzz='^FuzzUnmarshalMsg$$' -fuzztime=$(FUZZTIME) ./usp/
-	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./usp/path/
-	$(GO) test -run='^$$' -fuzz='^FuzzParseSupported$$' -fuzztime=$(FUZZTIME) ./usp/path/
+fuzz: ## run every Fuzz* target in the repo for FUZZTIME (default 60s) each
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 .PHONY: clean
 clean: ## remove build output
