@@ -105,7 +105,7 @@ func New(cfg Config) (*Broker, error) {
 	caps.Compatibilities.NoInheritedPropertiesOnAck = true
 	b.server = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
-		Logger:       cfg.Logger.With("component", "mochi"),
+		Logger:       slog.New(withoutPackets{cfg.Logger.Handler()}).With("component", "mochi"),
 		// Mochi buffers a write while more packets wait in the client's
 		// queue and relies on a later write to flush it. When the broker's
 		// flow control skips those later packets (flow.go), nothing would

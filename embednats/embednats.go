@@ -7,10 +7,12 @@ package embednats
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/crypto/bcrypt"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,7 +122,7 @@ func Start(cfg Config) (*Server, error) {
 		Host:                   cfg.Host,
 		Port:                   cfg.Port,
 		Username:               cfg.User,
-		Password:               cfg.Password,
+		Password:               serverPassword(cfg.Password),
 		JetStream:              true,
 		StoreDir:               dir,
 		DisableJetStreamBanner: true,
@@ -199,4 +201,19 @@ func (s *Server) removeTemp() {
 	if err := os.RemoveAll(s.tempDir); err != nil {
 		s.log.Warn("removing temporary store", "dir", s.tempDir, "err", err)
 	}
+}
+
+// serverPassword is what the server keeps of the clients' password: a
+// bcrypt hash, so the secret is not held in plain text (nats-server checks
+// a password against a bcrypt hash when the configured one is one). Clients
+// still send the password itself.
+func serverPassword(p string) string {
+	if p == "" || strings.HasPrefix(p, "$2") {
+		return p
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(p), bcrypt.DefaultCost)
+	if err != nil {
+		return p // only for passwords over 72 bytes; keep working, as before
+	}
+	return string(h)
 }
