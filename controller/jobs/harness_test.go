@@ -1,0 +1,323 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/broker"
+	"cuttle/broker/creds"
+	"cuttle/broker/lockout"
+	"cuttle/broker/presence"
+	"cuttle/controller"
+	"cuttle/controller/mqttmtp"
+	"cuttle/devices/inventory"
+	"cuttle/internal/natstest"
+	"cuttle/simulator/fleet"
+	"cuttle/usp"
+)
+
+const ctlEID = "self::cuttle-controller"
+
+// stack is NATS, the broker, a controller and simulated devices, all
+// real, on 127.0.0.1, as in controller_test.go. The controller and the
+// devices can be stopped and started again; the rest lives until the
+// test ends.
+type stack struct {
+	t         testing.TB
+	js        jetstream.JetStream
+	url       string
+	ctlSecret string
+	eids      []string
+	secrets   map[string]string
+
+	// stopController stops the controller startStack started.
+	stopController func()
+
+	mu  sync.Mutex // guards ctl
+	ctl *controller.Controller
+}
+
+// startStack starts everything but the devices, and registers n device
+// credentials.
+func startStack(t testing.TB, n int) *stack {
+	t.Helper()
+	ns := natstest.Start(t)
+	_, js := natstest.JetStream(t, ns)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, err := presence.New(ctx, presence.Config{JetStream: js})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := broker.New(broker.Config{
+		Listeners:   []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}},
+		Credentials: mirror, Presence: pres,
+		// Every device connects from 127.0.0.1.
+		MaxConnectionsPerIP: 1_000_000,
+		Lockout:             lockout.Config{MaxFailures: 1_000_000},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Go(func() { _ = mirror.Run(ctx) })
+	wg.Go(func() { _ = pres.Run(ctx) })
+	wg.Go(func() { _ = b.Run(ctx) })
+
+	s := &stack{t: t, js: js, url: "mqtt://" + b.Addr("tcp"), secrets: map[string]string{}}
+	_, s.ctlSecret, err = store.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: ctlEID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		eid := fmt.Sprintf("os::00D09E-JOB%05d", i+1)
+		_, secret, err := store.Add(ctx, creds.AddRequest{Role: creds.RoleDevice, EndpointID: eid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.eids = append(s.eids, eid)
+		s.secrets[eid] = secret
+	}
+	t.Logf("%d device credentials stored", n)
+	waitFor(t, 20*time.Second, "credentials in the broker's mirror", func() bool {
+		_, ok := mirror.Lookup(s.eids[len(s.eids)-1])
+		return ok && mirror.HasController(ctlEID)
+	})
+	s.stopController = s.startController()
+	return s
+}
+
+// startController starts a controller and returns a function that stops
+// it and waits for it.
+func (s *stack) startController() (stop func()) {
+	t := s.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ctl, err := controller.New(ctx, controller.Config{
+		MTP:            mqttmtp.Config{Brokers: []string{s.url}, Username: ctlEID, Password: s.ctlSecret, Timeout: 30 * time.Second},
+		JetStream:      s.js,
+		RequestTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := ctl.Run(ctx); err != nil {
+			t.Errorf("controller: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	select {
+	case <-ctl.MTP().Ready():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the controller did not connect")
+	}
+	s.mu.Lock()
+	s.ctl = ctl
+	s.mu.Unlock()
+	return stop
+}
+
+func (s *stack) controller() *controller.Controller {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ctl
+}
+
+// startFleet connects the given devices and waits until the inventory
+// shows them online and described; stop disconnects them.
+func (s *stack) startFleet(eids []string) (stop func()) {
+	t := s.t
+	t.Helper()
+	var devs []fleet.DeviceConfig
+	for _, eid := range eids {
+		devs = append(devs, fleet.DeviceConfig{EndpointID: eid, Secret: s.secrets[eid]})
+	}
+	f, err := fleet.New(fleet.Config{Brokers: []string{s.url}, Devices: devs, Rate: 2000,
+		BootDelay: 200 * time.Millisecond, TickInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = f.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	start := time.Now()
+	s.waitStatus(eids, inventory.StatusOnline, 20*time.Second+time.Duration(len(eids))*10*time.Millisecond)
+	t.Logf("%d devices online after %s", len(eids), time.Since(start).Round(time.Millisecond))
+	return stop
+}
+
+// waitStatus waits until the inventory shows every device in eids with
+// the given status (and, online, with its DeviceInfo and subscriptions,
+// so that the controller's work on new devices is over).
+func (s *stack) waitStatus(eids []string, status string, within time.Duration) {
+	s.t.Helper()
+	inv := s.controller().Inventory()
+	waitFor(s.t, within, fmt.Sprintf("%d devices %s", len(eids), status), func() bool {
+		for _, eid := range eids {
+			d, ok := inv.Get(eid)
+			if !ok || d.Status != status || status == inventory.StatusOnline && (d.SerialNumber == "" || !d.Subscribed) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// startManager starts a Manager on the stack's NATS. cfg's USP and
+// Inventory default to the current controller's; stop ends Run and waits.
+func (s *stack) startManager(cfg Config) (m *Manager, stop func()) {
+	t := s.t
+	t.Helper()
+	cfg.JetStream = s.js
+	if cfg.USP == nil {
+		cfg.USP = s.controller().MTP()
+	}
+	if cfg.Inventory == nil {
+		cfg.Inventory = s.controller().Inventory()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := m.Run(ctx); err != nil {
+			t.Errorf("jobs: %v", err)
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return m, stop
+}
+
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// await follows a job until it ends and returns it.
+func await(t testing.TB, m *Manager, id string, within time.Duration) Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	ch, err := m.Watch(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Job
+	for j := range ch {
+		last = j
+	}
+	if !last.Final() {
+		t.Fatalf("job %s did not end within %s: %+v", id, within, last)
+	}
+	return last
+}
+
+// allResults reads every result of a job, a page at a time.
+func allResults(t testing.TB, m *Manager, id string, statuses ...string) []Result {
+	t.Helper()
+	var out []Result
+	cursor := ""
+	for range 1000 {
+		page, err := m.Results(context.Background(), id, statuses, 100, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Results...)
+		if page.Next == "" {
+			return out
+		}
+		cursor = page.Next
+	}
+	t.Fatal("results never end")
+	return nil
+}
+
+// tappedUSP wraps the controller's USP client: it can slow every request
+// down, and counts the requests that got an answer, by device.
+type tappedUSP struct {
+	next  func() USPClient // the current controller's client
+	delay time.Duration
+
+	calls    atomic.Int64
+	mu       sync.Mutex // guards answered
+	answered map[string]int
+}
+
+func newTap(s *stack, delay time.Duration) *tappedUSP {
+	return &tappedUSP{next: func() USPClient { return s.controller().MTP() }, delay: delay, answered: map[string]int{}}
+}
+
+func (u *tappedUSP) Do(ctx context.Context, eid string, req usp.Body) (usp.Message, error) {
+	u.calls.Add(1)
+	if u.delay > 0 {
+		t := time.NewTimer(u.delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return usp.Message{}, ctx.Err()
+		case <-t.C:
+		}
+	}
+	m, err := u.next().Do(ctx, eid, req)
+	if err == nil {
+		u.mu.Lock()
+		u.answered[eid]++
+		u.mu.Unlock()
+	}
+	return m, err
+}
+
+func (u *tappedUSP) answers() map[string]int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := make(map[string]int, len(u.answered))
+	for k, v := range u.answered {
+		out[k] = v
+	}
+	return out
+}
+
+// liveInventory answers from the current controller's inventory.
+type liveInventory struct{ s *stack }
+
+func (l liveInventory) Get(eid string) (inventory.Device, bool) {
+	return l.s.controller().Inventory().Get(eid)
+}
+
+func (l liveInventory) Query(q inventory.Query) (inventory.Page, error) {
+	return l.s.controller().Inventory().Query(q)
+}

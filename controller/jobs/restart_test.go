@@ -1,0 +1,204 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"cuttle/internal/natstest"
+)
+
+func (m *Manager) runsHere(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.running[id] != nil
+}
+
+// checkOnce fails unless every device has exactly one result, ok.
+func checkOnce(t *testing.T, m *Manager, id string, eids []string) {
+	t.Helper()
+	count := map[string]int{}
+	for _, r := range allResults(t, m, id) {
+		count[r.EndpointID]++
+		if r.Status != StatusOK {
+			t.Errorf("%s: %s %+v", r.EndpointID, r.Status, r.Error)
+		}
+	}
+	for _, eid := range eids {
+		if count[eid] != 1 {
+			t.Errorf("%s has %d results", eid, count[eid])
+		}
+	}
+	if len(count) != len(eids) {
+		t.Errorf("%d devices have results, want %d", len(count), len(eids))
+	}
+}
+
+// TestRestartResumes: the controller and its job manager stop in the
+// middle of a job; new ones on the same NATS resume it, and every device
+// is asked and recorded exactly once.
+func TestRestartResumes(t *testing.T) {
+	natstest.CheckGoroutines(t)
+	s := startStack(t, 40)
+	s.startFleet(s.eids)
+	tap := newTap(s, 100*time.Millisecond)
+	m1, stop1 := s.startManager(Config{USP: tap, Inventory: liveInventory{s}, ReplicaID: "first"})
+	ctx := context.Background()
+	j, err := m1.Create(ctx, Spec{Operation: OpGet, Request: json.RawMessage(`{"paths":["Device.DeviceInfo.SerialNumber"]}`),
+		Selector: &Selector{}, Concurrency: 2}, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "ten devices done", func() bool {
+		got, _ := m1.Get(ctx, j.ID)
+		return got.Done >= 10
+	})
+	stop1()
+	s.stopController()
+
+	mid, err := m1.Get(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := 0
+	for _, n := range tap.answers() {
+		answered += n
+	}
+	if mid.State != StateRunning || mid.Runner != "" || mid.Done < 10 || mid.Done >= 40 || mid.Done != answered {
+		t.Fatalf("stopped job %+v; %d answers before the stop", mid, answered)
+	}
+	if _, err := m1.store.jobs.Get(ctx, leaseKey(j.ID)); err == nil {
+		t.Error("the stopped manager kept its lease")
+	}
+	callsBefore := tap.calls.Load()
+
+	s.startController()
+	m2, _ := s.startManager(Config{USP: tap, Inventory: liveInventory{s}, ReplicaID: "second"})
+	j = await(t, m2, j.ID, time.Minute)
+	if j.State != StateCompleted || j.Done != 40 || j.Succeeded != 40 || j.Counts[StatusOK] != 40 {
+		t.Fatalf("ended %+v", j)
+	}
+	checkOnce(t, m2, j.ID, s.eids)
+	for _, eid := range s.eids {
+		if n := tap.answers()[eid]; n != 1 {
+			t.Errorf("%s answered %d times", eid, n)
+		}
+	}
+	if redone := tap.calls.Load() - callsBefore; redone != int64(40-mid.Done) {
+		t.Errorf("the second manager sent %d requests, want %d", redone, 40-mid.Done)
+	}
+}
+
+// TestLeaseExclusive: two managers follow the same jobs; only one runs
+// each.
+func TestLeaseExclusive(t *testing.T) {
+	s := startStack(t, 30)
+	s.startFleet(s.eids)
+	tapA, tapB := newTap(s, 20*time.Millisecond), newTap(s, 20*time.Millisecond)
+	a, _ := s.startManager(Config{USP: tapA, ReplicaID: "a"})
+	b, _ := s.startManager(Config{USP: tapB, ReplicaID: "b"})
+	ctx := context.Background()
+	j, err := a.Create(ctx, Spec{Operation: OpGet, Request: json.RawMessage(`{"paths":["Device.DeviceInfo.SerialNumber"]}`),
+		Devices: s.eids, Concurrency: 3}, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := b.Watch(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cur := range ch {
+		if a.runsHere(j.ID) && b.runsHere(j.ID) {
+			t.Fatalf("both managers run the job: %+v", cur)
+		}
+		if cur.State == StateRunning && cur.Runner != "a" && cur.Runner != "b" {
+			t.Errorf("runner %q", cur.Runner)
+		}
+		j = cur
+	}
+	if j.State != StateCompleted || j.Succeeded != 30 {
+		t.Fatalf("ended %+v", j)
+	}
+	na, nb := tapA.calls.Load(), tapB.calls.Load()
+	if na+nb != 30 || na != 0 && nb != 0 {
+		t.Errorf("manager a sent %d requests, b %d", na, nb)
+	}
+	checkOnce(t, b, j.ID, s.eids)
+}
+
+// TestLeaseTakeover: a job whose lease a dead replica holds waits for the
+// lease to expire, unless the replica is this one restarted.
+func TestLeaseTakeover(t *testing.T) {
+	const ttl = 2 * time.Second
+	s := startStack(t, 5)
+	s.startFleet(s.eids)
+	ctx := context.Background()
+	creator, err := New(ctx, Config{JetStream: s.js, USP: s.controller().MTP(), Inventory: s.controller().Inventory()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		owner, replica string
+		wait           bool
+	}{
+		{"crashed", "heir", true},
+		{"restarted", "restarted", false},
+	} {
+		t.Run(tc.owner, func(t *testing.T) {
+			j, err := creator.Create(ctx, Spec{Operation: OpSupportedProtocol, Devices: s.eids}, "tester")
+			if err != nil {
+				t.Fatal(err)
+			}
+			lease, _ := json.Marshal(leaseRecord{Owner: tc.owner, Expires: time.Now().Add(ttl)})
+			if _, err := creator.store.jobs.Create(ctx, leaseKey(j.ID), lease); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			m, stop := s.startManager(Config{ReplicaID: tc.replica, LeaseTTL: ttl})
+			defer stop()
+			j = await(t, m, j.ID, 30*time.Second)
+			waited := j.Started.Sub(start)
+			if j.State != StateCompleted || tc.wait && waited < ttl-100*time.Millisecond || !tc.wait && waited > ttl/2 {
+				t.Errorf("started after %s: %+v", waited, j)
+			}
+			checkOnce(t, m, j.ID, s.eids)
+		})
+	}
+}
+
+// TestLeaseLost: a runner whose lease is taken stops at once; the job is
+// taken back when the thief goes silent, and ends with each device
+// recorded once.
+func TestLeaseLost(t *testing.T) {
+	const ttl = 1500 * time.Millisecond
+	s := startStack(t, 30)
+	s.startFleet(s.eids)
+	tap := newTap(s, 50*time.Millisecond)
+	m, _ := s.startManager(Config{USP: tap, ReplicaID: "victim", LeaseTTL: ttl})
+	ctx := context.Background()
+	j, err := m.Create(ctx, Spec{Operation: OpGet, Request: json.RawMessage(`{"paths":["Device.DeviceInfo.SerialNumber"]}`),
+		Devices: s.eids, Concurrency: 1}, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "five devices done", func() bool {
+		got, _ := m.Get(ctx, j.ID)
+		return got.Done >= 5
+	})
+	lease, _ := json.Marshal(leaseRecord{Owner: "thief"})
+	if _, err := m.store.jobs.Put(ctx, leaseKey(j.ID), lease); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the runner to stop", func() bool { return !m.runsHere(j.ID) })
+	stoppedAt := tap.calls.Load()
+	time.Sleep(ttl / 2)
+	if n := tap.calls.Load(); n > stoppedAt {
+		t.Errorf("%d requests sent after the lease was lost", n-stoppedAt)
+	}
+	j = await(t, m, j.ID, time.Minute)
+	if j.State != StateCompleted || j.Succeeded != 30 {
+		t.Fatalf("ended %+v", j)
+	}
+	checkOnce(t, m, j.ID, s.eids)
+}
