@@ -22,6 +22,7 @@ import (
 	"cuttle/controller"
 	"cuttle/controller/api"
 	"cuttle/controller/auth"
+	"cuttle/controller/jobs"
 	"cuttle/controller/mqttmtp"
 	"cuttle/internal/options"
 )
@@ -94,6 +95,20 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 	if err != nil {
 		return "", nil, err
 	}
+	mgr, err := jobs.New(ctx, jobs.Config{JetStream: js, USP: ctl.MTP(), Inventory: ctl.Inventory(), Logger: log, Registerer: reg})
+	if err != nil {
+		return "", nil, fmt.Errorf("bulk jobs: %w", err)
+	}
+	var routes []api.Route
+	for _, r := range jobs.Routes() {
+		routes = append(routes, api.Route{Method: r.Method, Path: r.Path, Action: r.Action})
+	}
+	if err := a.MountHandler("/api/v1/jobs", mgr.Handler(jobs.HandlerOptions{Logger: log, RequestID: api.RequestID}), routes); err != nil {
+		return "", nil, err
+	}
+	if err := a.ExtendOpenAPI(jobs.MergeOpenAPI); err != nil {
+		return "", nil, err
+	}
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		return "", nil, fmt.Errorf("API on %s: %w", f.httpAddr, err)
@@ -102,6 +117,7 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 	run = func(g *errgroup.Group, ctx context.Context) {
 		g.Go(func() error { return tokens.Run(ctx) })
 		g.Go(func() error { return ctl.Run(ctx) })
+		g.Go(func() error { return mgr.Run(ctx) })
 		g.Go(func() error {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err

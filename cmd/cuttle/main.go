@@ -33,7 +33,14 @@ func commands() []command {
 		{"broker", "run the MQTT 5 broker against a NATS server or cluster", runBroker},
 		{"controller", "run the USP controller and its REST API against a NATS server or cluster", runController},
 		{"creds", "manage device, controller and admin credentials in NATS KV", runCreds},
+		{"device", "list, query, label and operate devices through the API", runDevice},
+		{"job", "run one USP operation over many devices through the API", runJob},
+		{"events", "query or follow the device event log through the API", runEvents},
+		{"token", "manage API tokens", runToken},
+		{"completion", "print a bash or zsh completion script", runCompletion},
 		{"sim", "run simulated USP devices against a broker", runSim},
+		{"nats", "run a NATS server with JetStream, alone or as a cluster member", runNATS},
+		{"health", "check a component's health: exit 0 if healthy (for Docker HEALTHCHECK)", runHealth},
 		{"version", "print the version", runVersion},
 	}
 }

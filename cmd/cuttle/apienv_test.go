@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"cuttle/broker"
+	"cuttle/broker/creds"
+	"cuttle/broker/lockout"
+	"cuttle/broker/presence"
+	"cuttle/controller"
+	"cuttle/controller/api"
+	"cuttle/controller/auth"
+	"cuttle/controller/jobs"
+	"cuttle/controller/mqttmtp"
+	"cuttle/devices/inventory"
+	"cuttle/internal/natstest"
+	"cuttle/simulator/agent"
+	"cuttle/simulator/fleet"
+	"cuttle/simulator/profile"
+)
+
+// apiEnv is the whole stack in-process, as controller/api's tests start it:
+// embedded NATS, the credential store and the broker's mirror, a broker on
+// 127.0.0.1:0, a controller, the token store, the API (with the bulk jobs
+// mounted) behind an httptest.Server, and a fleet of simulated devices.
+type apiEnv struct {
+	t       *testing.T
+	srv     *httptest.Server
+	ctl     *controller.Controller
+	creds   *creds.Store
+	tokens  map[auth.Role]string
+	devices []string
+	// dataDir holds admin.token, as `cuttle up` writes it.
+	dataDir string
+	// http records every response the CLI receives.
+	http *recorder
+}
+
+const testControllerID = "self::cuttle-controller"
+
+func newAPIEnv(t *testing.T, devices int) *apiEnv {
+	t.Helper()
+	e := &apiEnv{t: t, tokens: map[auth.Role]string{}, dataDir: t.TempDir()}
+	ctx := t.Context()
+	_, js := natstest.JetStream(t, natstest.Start(t))
+	var err error
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.creds, err = creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
+	check(err)
+	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
+	check(err)
+	pres, err := presence.New(ctx, presence.Config{JetStream: js})
+	check(err)
+	runInBackground(t, "credential mirror", mirror.Run)
+	runInBackground(t, "presence", pres.Run)
+	b, err := broker.New(broker.Config{
+		NodeName:    "test-node",
+		Listeners:   []broker.ListenerConfig{{Name: "tcp", Type: broker.ListenerTCP, Addr: "127.0.0.1:0"}},
+		Credentials: mirror, Presence: pres, Registerer: prometheus.NewRegistry(),
+		Lockout: lockout.Config{MaxFailures: 1000, Window: time.Minute, BaseLockout: time.Minute},
+	})
+	check(err)
+	runInBackground(t, "broker", b.Run)
+	waitForCond(t, "broker listening", func() bool { a := b.Addr("tcp"); return a != "" && !strings.HasSuffix(a, ":0") })
+	brokerURL := "mqtt://" + b.Addr("tcp")
+
+	_, ctlSecret, err := e.creds.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: testControllerID})
+	check(err)
+	p, err := profile.Builtin(profile.DefaultName)
+	check(err)
+	p.DownloadSeconds = 1
+	for i := range devices {
+		e.devices = append(e.devices, p.EndpointID(i+1))
+	}
+	devs, err := provisionSimDevices(ctx, e.creds, e.devices)
+	check(err)
+	waitForCond(t, "credentials in the mirror", func() bool {
+		_, ok := mirror.Lookup(e.devices[len(e.devices)-1])
+		return ok && mirror.HasController(testControllerID)
+	})
+
+	reg := prometheus.NewRegistry()
+	e.ctl, err = controller.New(ctx, controller.Config{
+		MTP: mqttmtp.Config{Brokers: []string{brokerURL}, Username: testControllerID, Password: ctlSecret,
+			Timeout: 5 * time.Second, ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond},
+		JetStream: js, RequestTimeout: 5 * time.Second, Registerer: reg,
+	})
+	check(err)
+	runInBackground(t, "controller", e.ctl.Run)
+	tokens, err := auth.Open(ctx, auth.Config{JetStream: js})
+	check(err)
+	runInBackground(t, "token store", tokens.Run)
+	for _, role := range auth.Roles() {
+		_, secret, err := tokens.Create(ctx, string(role), role, "test", 0)
+		check(err)
+		e.tokens[role] = secret
+	}
+	check(os.WriteFile(filepath.Join(e.dataDir, "admin.token"), []byte(e.tokens[auth.RoleAdmin]+"\n"), 0o600))
+
+	a, err := api.New(api.Config{Controller: e.ctl, Auth: tokens, Creds: e.creds, Registerer: reg, Gatherer: reg})
+	check(err)
+	mgr, err := jobs.New(ctx, jobs.Config{JetStream: js, USP: e.ctl.MTP(), Inventory: e.ctl.Inventory(),
+		FlushInterval: 50 * time.Millisecond, ShutdownGrace: 100 * time.Millisecond})
+	check(err)
+	runInBackground(t, "jobs", mgr.Run)
+	var routes []api.Route
+	for _, r := range jobs.Routes() {
+		routes = append(routes, api.Route{Method: r.Method, Path: r.Path, Action: r.Action})
+	}
+	check(a.MountHandler("/api/v1/jobs", mgr.Handler(jobs.HandlerOptions{RequestID: api.RequestID}), routes))
+	check(a.ExtendOpenAPI(jobs.MergeOpenAPI))
+	e.srv = httptest.NewServer(a.Handler())
+	t.Cleanup(e.srv.Close)
+	e.http = &recorder{next: e.srv.Client().Transport}
+
+	f, err := fleet.New(fleet.Config{Brokers: []string{brokerURL}, Devices: devs, Profile: p, Rate: 1000,
+		TickInterval: 100 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
+		Controllers: []agent.Controller{{EndpointID: testControllerID, Topic: "usp/v1/controller/" + testControllerID}}})
+	check(err)
+	runInBackground(t, "fleet", f.Run)
+	for _, eid := range e.devices {
+		e.waitDevice(eid, "online and described", func(d inventory.Device) bool {
+			return d.Status == inventory.StatusOnline && d.Subscribed && d.Model != ""
+		})
+	}
+	return e
+}
+
+// runInBackground runs fn until the test's cleanup cancels it and waits.
+func runInBackground(t *testing.T, what string, fn func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && ctx.Err() == nil {
+				t.Errorf("%s: %v", what, err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("%s did not stop within 15 s", what)
+		}
+	})
+}
+
+func waitForCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *apiEnv) waitDevice(eid, what string, ok func(inventory.Device) bool) {
+	e.t.Helper()
+	waitForCond(e.t, eid+" "+what, func() bool {
+		d, found := e.ctl.Inventory().Get(eid)
+		return found && ok(d)
+	})
+}
+
+// cli returns an apiCLI talking to the test server with token (none when
+// empty), with environment env on top of CUTTLE_SERVER.
+func (e *apiEnv) cli(token string, env map[string]string) (*apiCLI, *bytes.Buffer, *bytes.Buffer) {
+	var stdout, stderr bytes.Buffer
+	vars := map[string]string{"CUTTLE_SERVER": e.srv.URL, "CUTTLE_TOKEN": token}
+	for k, v := range env {
+		vars[k] = v
+	}
+	return &apiCLI{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return vars[k] },
+		http: &http.Client{Transport: e.http}}, &stdout, &stderr
+}
+
+// runAs runs a CLI command (its first word picks it) with token.
+func (e *apiEnv) runAs(token string, args ...string) (stdout, stderr string, err error) {
+	e.t.Helper()
+	c, out, errOut := e.cli(token, nil)
+	err = c.dispatch(e.t.Context(), args[0], args[1:])
+	return out.String(), errOut.String(), err
+}
+
+// run runs a CLI command as the admin.
+func (e *apiEnv) run(args ...string) (stdout, stderr string, err error) {
+	e.t.Helper()
+	return e.runAs(e.tokens[auth.RoleAdmin], args...)
+}
+
+// ok runs a CLI command as the admin and fails the test if it fails.
+func (e *apiEnv) ok(args ...string) string {
+	e.t.Helper()
+	out, errOut, err := e.run(args...)
+	if err != nil {
+		e.t.Fatalf("cuttle %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// wantExit runs a CLI command as the admin and checks its exit status; it
+// returns the error's text and stderr.
+func (e *apiEnv) wantExit(code int, args ...string) (string, string) {
+	e.t.Helper()
+	return e.wantExitAs(e.tokens[auth.RoleAdmin], code, args...)
+}
+
+func (e *apiEnv) wantExitAs(token string, code int, args ...string) (string, string) {
+	e.t.Helper()
+	_, errOut, err := e.runAs(token, args...)
+	if got := exitCode(err); got != code {
+		e.t.Fatalf("cuttle %s: exit status %d (%v), want %d\nstderr: %s", strings.Join(args, " "), got, err, code, errOut)
+	}
+	return err.Error(), errOut
+}
+
+// recorder is an http.RoundTripper that keeps every response body, so
+// tests compare the CLI's output with exactly what the API sent.
+type recorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex // guards bodies
+	// bodies are the response bodies by "METHOD path", in order.
+	bodies map[string][][]byte
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.bodies == nil {
+		r.bodies = map[string][][]byte{}
+	}
+	k := req.Method + " " + req.URL.Path
+	r.bodies[k] = append(r.bodies[k], body)
+	return resp, nil
+}
+
+// take returns and forgets the bodies received for "METHOD path".
+func (r *recorder) take(key string) [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.bodies[key]
+	delete(r.bodies, key)
+	return b
+}

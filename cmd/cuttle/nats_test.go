@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// startNATSCommand runs `cuttle nats` with args and returns its client URL
+// once it has said it is ready.
+func startNATSCommand(t *testing.T, args ...string) string {
+	t.Helper()
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runNATS(ctx, args, &out) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("cuttle nats: %v", err)
+		}
+	})
+	re := regexp.MustCompile(`ready on (nats://\S+)`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("cuttle nats exited: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cuttle nats did not start:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNATSCommandServesJetStream(t *testing.T) {
+	url := startNATSCommand(t, "--data", t.TempDir(), "--addr", "127.0.0.1:0",
+		"--nats-user", "u", "--nats-password", "p", "--server-name", "t1", "--log-level", "error")
+	if _, err := nats.Connect(url, nats.MaxReconnects(0)); err == nil {
+		t.Error("connected without credentials")
+	}
+	var out strings.Builder
+	if err := runHealth(context.Background(), []string{"--nats-user", "u", "--nats-password", "p", url}, &out); err != nil {
+		t.Fatalf("health: %v", err)
+	}
+}
+
+// TestNATSCommandCluster starts a cluster member: it serves clients and
+// listens for routes on --cluster-addr. (embednats tests a 3-node cluster's
+// replicated JetStream.)
+func TestNATSCommandCluster(t *testing.T) {
+	port := freePort(t)
+	url := startNATSCommand(t, "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--server-name", "c1",
+		"--cluster-name", "test", "--cluster-addr", "127.0.0.1:"+port,
+		"--routes", "nats://127.0.0.1:"+port+",nats://127.0.0.1:"+freePort(t), "--log-level", "error")
+	nc, err := nats.Connect(url, nats.MaxReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 2*time.Second)
+	if err != nil {
+		t.Fatalf("route port: %v", err)
+	}
+	c.Close()
+}
+
+func TestNATSCommandUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"network without auth", []string{"--addr", "0.0.0.0:0"}},
+		{"routes without cluster name", []string{"--addr", "127.0.0.1:0", "--routes", "nats://a:6222"}},
+		{"bad addr", []string{"--addr", "4222"}},
+		{"bad cluster addr", []string{"--addr", "127.0.0.1:0", "--cluster-name", "c", "--cluster-addr", "x"}},
+		{"argument", []string{"extra"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--data", t.TempDir()}, tc.args...)
+			err := runNATS(context.Background(), args, &strings.Builder{})
+			if !errors.Is(err, errUsage) {
+				t.Fatalf("err = %v; want a usage error", err)
+			}
+		})
+	}
+}
