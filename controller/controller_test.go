@@ -192,3 +192,28 @@ func TestRevokedDeviceGoesOffline(t *testing.T) {
 		t.Errorf("the other device is %s", d.Status)
 	}
 }
+
+// TestTwoHundredDevices boots 200 simulated devices and waits until the
+// inventory lists every one online with its DeviceInfo and subscriptions.
+func TestTwoHundredDevices(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200 devices")
+	}
+	s := startStack(t, 200)
+	inv := s.ctl.Inventory()
+	waitFor(t, "200 devices online and described", func() bool {
+		page, err := inv.Query(inventory.Query{Status: inventory.StatusOnline, Limit: 1})
+		if err != nil || page.Total != 200 {
+			return false
+		}
+		for _, eid := range s.eids {
+			if d, _ := inv.Get(eid); d.Model == "" || !d.Subscribed {
+				return false
+			}
+		}
+		return true
+	})
+	if st := inv.Stats(); st.Online != 200 {
+		t.Errorf("stats %+v", st)
+	}
+}
