@@ -29,6 +29,7 @@ func BenchmarkBulkGet(b *testing.B) {
 	n := envInt("CUTTLE_BENCH_DEVICES", 1000)
 	conc := envInt("CUTTLE_BENCH_CONCURRENCY", 200)
 	s := startStack(b, n)
+	s.settled = 0.999
 	s.startFleet(s.eids)
 	m, _ := s.startManager(Config{})
 	ctx := context.Background()
