@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"cuttle/devices/inventory"
 	"cuttle/usp"
@@ -18,22 +19,59 @@ func (c *Controller) settle(eid string) {
 }
 
 func (c *Controller) settleDevice(ctx context.Context, eid string) {
-	if err := c.fetchDeviceInfo(ctx, eid); err != nil {
-		c.log.Info("reading DeviceInfo failed", "endpoint_id", eid, "error", err)
-	}
+	// A device that has just connected may be busy, or a request may be
+	// lost with a reconnect: try a few times before waiting for its next
+	// connect or boot.
+	retry(ctx, func() error {
+		err := c.fetchDeviceInfo(ctx, eid)
+		if err != nil {
+			c.log.Info("reading DeviceInfo failed", "endpoint_id", eid, "error", err)
+		}
+		return err
+	})
 	d, ok := c.inv.Get(eid)
 	if !ok || d.Subscribed || len(c.cfg.Subscriptions) == 0 {
 		return
 	}
-	if err := c.ensureSubscriptions(ctx, eid); err != nil {
-		c.metrics.subscriptionErrors.Inc()
-		c.log.Info("creating default subscriptions failed", "endpoint_id", eid, "error", err)
-		return
-	}
-	_, _ = c.updateDevice(eid, func(d *inventory.Device) error {
-		d.Subscribed = true
-		return nil
+	retry(ctx, func() error {
+		err := c.ensureSubscriptions(ctx, eid)
+		if err != nil {
+			c.metrics.subscriptionErrors.Inc()
+			c.log.Info("creating default subscriptions failed", "endpoint_id", eid, "error", err)
+			return err
+		}
+		_, err = c.updateDevice(eid, func(d *inventory.Device) error {
+			d.Subscribed = true
+			return nil
+		})
+		return err
 	})
+}
+
+// settleAttempts and settleBackoff bound retry.
+const (
+	settleAttempts = 3
+	settleBackoff  = 2 * time.Second
+)
+
+// retry runs f until it succeeds, settleAttempts times at most, waiting
+// settleBackoff, then twice that, between attempts.
+func retry(ctx context.Context, f func() error) {
+	wait := settleBackoff
+	for i := range settleAttempts {
+		if f() == nil {
+			return
+		}
+		if i == settleAttempts-1 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+			wait *= 2
+		}
+	}
 }
 
 // deviceInfoParams maps Device.DeviceInfo. parameters to inventory fields.
