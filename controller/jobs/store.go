@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cuttle/broker/creds"
+	"cuttle/internal/natskv"
 )
 
 // chunkSize is how many endpoint IDs one device-snapshot key holds: at
@@ -67,31 +68,6 @@ func openStore(ctx context.Context, cfg *Config) (*store, error) {
 	s.resultsPrefix = "$KV." + cfg.ResultsBucket + "."
 	s.jobsPrefix = "$KV." + cfg.JobsBucket + "."
 	return s, nil
-}
-
-// openBucket opens a KV bucket, creating it when missing. replicas 0
-// leaves an existing bucket as it is.
-func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, replicas int) (jetstream.KeyValue, error) {
-	cfg.Replicas = max(replicas, 1)
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			kv, err = js.KeyValue(ctx, cfg.Bucket) // another process was quicker
-		}
-		return kv, err
-	}
-	if err != nil || replicas == 0 {
-		return kv, err
-	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if st.Config().Replicas == replicas {
-		return kv, nil
-	}
-	return js.UpdateKeyValue(ctx, cfg)
 }
 
 // conflict reports whether err is a failed revision check.
@@ -307,3 +283,8 @@ func decodeCursor(s string) (uint64, error) {
 	}
 	return n, nil
 }
+
+// Shared NATS plumbing (internal/natskv).
+var (
+	openBucket = natskv.OpenBucket
+)

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/internal/natskv"
 )
 
 // Reload back-off while NATS is unreachable.
@@ -275,62 +276,8 @@ func (f *follower) lost(lw **liveWatch, why error) {
 	}
 }
 
-// openBucket opens a KV bucket, creating it when missing. replicas 0 leaves
-// an existing bucket as it is and creates a missing one with 1.
-func openBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig, replicas int) (jetstream.KeyValue, error) {
-	cfg.Replicas = max(replicas, 1)
-	kv, err := js.KeyValue(ctx, cfg.Bucket)
-	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			// Another process created it between our two calls.
-			kv, err = js.KeyValue(ctx, cfg.Bucket)
-		}
-		return kv, err
-	}
-	if err != nil || replicas == 0 {
-		return kv, err
-	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if st.Config().Replicas == replicas {
-		return kv, nil
-	}
-	return js.UpdateKeyValue(ctx, cfg)
-}
-
-// natsError wraps err with what was being done and, when the connection is
-// not up, the connection's state and last error, which are usually the real
-// cause behind a timeout.
-func natsError(nc *nats.Conn, doing string, err error) error {
-	if nc != nil && nc.Status() != nats.CONNECTED {
-		cause := ""
-		if last := nc.LastError(); last != nil {
-			cause = fmt.Sprintf(", last error: %v", last)
-		}
-		return fmt.Errorf("%s: NATS connection to %s is %s%s: %w", doing, serverURL(nc), nc.Status(), cause, err)
-	}
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrNoResponders) {
-		return fmt.Errorf("%s: JetStream is not available on the NATS server: %w", doing, err)
-	}
-	return fmt.Errorf("%s: %w", doing, err)
-}
-
-// serverURL names the server nc talks to, or was configured with when it is
-// not connected, without any password in the URL.
-func serverURL(nc *nats.Conn) string {
-	if u := nc.ConnectedUrlRedacted(); u != "" {
-		return u
-	}
-	raw := nc.Opts.Url
-	if raw == "" && len(nc.Opts.Servers) > 0 {
-		raw = nc.Opts.Servers[0]
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+// Shared NATS plumbing (internal/natskv).
+var (
+	openBucket = natskv.OpenBucket
+	natsError  = natskv.Error
+)
