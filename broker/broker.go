@@ -158,7 +158,7 @@ func (b *Broker) addStorage() error {
 }
 
 func (b *Broker) addListener(i int, lc ListenerConfig) error {
-	l := &listener{cfg: lc, guard: b.guard, log: b.log}
+	l := &listener{cfg: lc, guard: b.guard, log: b.log, closeClients: b.closeListenerClients}
 	if lc.Type == ListenerTLS || lc.Type == ListenerWSS {
 		tc := lc.TLS
 		tc.Logger = b.cfg.Logger
@@ -283,6 +283,20 @@ func (b *Broker) onCredentialChange(ch creds.Change) {
 			continue
 		}
 		b.wg.Go(func() { _ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized) })
+	}
+}
+
+// closeListenerClients disconnects the clients of one listener when it
+// closes. It replaces Mochi's own, whose Clients.GetByListener read-locks
+// the client table and, inside, read-locks it again (Clients.Len): with a
+// client leaving at that moment (Clients.Delete waiting for the write lock)
+// both wait forever and the broker never finishes shutting down (seen in
+// v2.7.9 during a test's shutdown).
+func (b *Broker) closeListenerClients(name string) {
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Listener == name && !cl.Closed() {
+			_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
 	}
 }
 

@@ -95,15 +95,18 @@ func (c *conn) clientCert() *x509.Certificate {
 // that runs every connection through the guard. Mochi's own listeners are
 // not used because they offer no hook between accept and CONNECT.
 type listener struct {
-	cfg    ListenerConfig
-	tls    *tls.Config // nil for plain listeners
-	guard  *guard
-	log    *slog.Logger
-	ln     net.Listener
-	mu     sync.Mutex   // guards http: Serve sets it while Close may run
-	http   *http.Server // WebSocket listeners only
-	closed atomic.Bool
-	wg     sync.WaitGroup // serving goroutines
+	cfg   ListenerConfig
+	tls   *tls.Config // nil for plain listeners
+	guard *guard
+	log   *slog.Logger
+	ln    net.Listener
+	// closeClients disconnects the listener's clients on Close (see
+	// Broker.closeListenerClients).
+	closeClients func(name string)
+	mu           sync.Mutex   // guards http: Serve sets it while Close may run
+	http         *http.Server // WebSocket listeners only
+	closed       atomic.Bool
+	wg           sync.WaitGroup // serving goroutines
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -233,6 +236,10 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	}
 	if l.ln != nil {
 		_ = l.ln.Close()
+	}
+	if l.closeClients != nil {
+		l.closeClients(l.cfg.Name)
+		return
 	}
 	closeClients(l.cfg.Name)
 }
