@@ -106,7 +106,10 @@ type listener struct {
 	mu           sync.Mutex   // guards http: Serve sets it while Close may run
 	http         *http.Server // WebSocket listeners only
 	closed       atomic.Bool
-	wg           sync.WaitGroup // serving goroutines
+	wg           sync.WaitGroup // goroutines running establish
+	connsMu      sync.Mutex     // guards conns, stopping and additions to wg
+	conns        map[*conn]struct{}
+	stopping     bool // Close is waiting for wg: no more establish calls
 }
 
 var _ listeners.Listener = (*listener)(nil)
@@ -163,12 +166,27 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			wrapped.Conn = tc
 			wrapped.peerCerts = func() []*x509.Certificate { return tc.ConnectionState().PeerCertificates }
 		}
-		l.wg.Add(1)
+		if !l.startEstablish() {
+			_ = wrapped.Close()
+			return
+		}
 		go func() {
 			defer l.wg.Done()
 			_ = establish(l.cfg.Name, wrapped)
 		}()
 	}
+}
+
+// startEstablish counts one more establish call in wg, unless Close has
+// begun waiting for them.
+func (l *listener) startEstablish() bool {
+	l.connsMu.Lock()
+	defer l.connsMu.Unlock()
+	if l.stopping {
+		return false
+	}
+	l.wg.Add(1)
+	return true
 }
 
 // wrap admits c through the guard and arms the CONNECT deadline, or closes
@@ -184,7 +202,20 @@ func (l *listener) wrap(c net.Conn, certs func() []*x509.Certificate) *conn {
 	// Mochi replaces this deadline with the keep-alive one once CONNECT is
 	// read; until then it bounds the TLS handshake and the CONNECT packet.
 	_ = c.SetDeadline(time.Now().Add(l.guard.connectTimeout))
-	return &conn{Conn: c, listener: l, ip: ip, peerCerts: certs, release: release}
+	wc := &conn{Conn: c, listener: l, ip: ip, peerCerts: certs}
+	l.connsMu.Lock()
+	if l.conns == nil {
+		l.conns = map[*conn]struct{}{}
+	}
+	l.conns[wc] = struct{}{}
+	l.connsMu.Unlock()
+	wc.release = func() {
+		release()
+		l.connsMu.Lock()
+		delete(l.conns, wc)
+		l.connsMu.Unlock()
+	}
+	return wc
 }
 
 func (l *listener) serveWebSocket(establish listeners.EstablishFn) {
@@ -208,6 +239,11 @@ func (l *listener) serveWebSocket(establish listeners.EstablishFn) {
 		if wc == nil {
 			return
 		}
+		if !l.startEstablish() {
+			_ = wc.Close()
+			return
+		}
+		defer l.wg.Done()
 		_ = establish(l.cfg.Name, wc)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: l.guard.connectTimeout, TLSConfig: l.tls}
@@ -239,9 +275,30 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	}
 	if l.closeClients != nil {
 		l.closeClients(l.cfg.Name)
-		return
+	} else {
+		closeClients(l.cfg.Name)
 	}
-	closeClients(l.cfg.Name)
+	// Mochi counts a connection in its ClientsWg from inside
+	// EstablishConnection and waits on that group right after this
+	// returns; an Add racing with that Wait is a data race. So every
+	// connection of this listener is closed (those still before CONNECT
+	// too) and every establish call is waited for here, bounded.
+	l.connsMu.Lock()
+	l.stopping = true
+	for c := range l.conns {
+		_ = c.Conn.Close()
+	}
+	l.connsMu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		l.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		l.log.Warn("listener closed with connections still ending", "listener", l.cfg.Name)
+	}
 }
 
 func remoteIP(a net.Addr) string {

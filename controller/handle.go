@@ -75,20 +75,25 @@ func (c *Controller) notify(in mqttmtp.Incoming, n *usp.Notify) {
 		cancel()
 	}
 	e := events.Event{EndpointID: eid, Time: in.Received, SubscriptionID: n.SubscriptionID}
+	// then updates the inventory after the event is logged, so whoever sees
+	// the change there also finds its event.
+	var then func()
 	switch v := n.Notification.(type) {
 	case *usp.Event:
 		e.Type, e.Path, e.Data = events.TypeEvent, v.Path(), v.Params
 		if v.IsBoot() {
 			e.Type = events.TypeBoot
-			c.boot(eid, in.Received, v)
+			then = func() { c.boot(eid, in.Received, v) }
 		}
 	case *usp.ValueChange:
 		e.Type, e.Path, e.Data = events.TypeValueChange, v.Path, map[string]string{"value": v.Value}
 		if v.Path == "Device.DeviceInfo.SoftwareVersion" {
-			_, _ = c.updateDevice(eid, func(d *inventory.Device) error {
-				d.SoftwareVersion, d.LastSeen = v.Value, in.Received
-				return nil
-			})
+			then = func() {
+				_, _ = c.updateDevice(eid, func(d *inventory.Device) error {
+					d.SoftwareVersion, d.LastSeen = v.Value, in.Received
+					return nil
+				})
+			}
 		}
 	case *usp.ObjectCreation:
 		e.Type, e.Path, e.Data = events.TypeObjectCreation, v.Path, v.UniqueKeys
@@ -110,6 +115,9 @@ func (c *Controller) notify(in mqttmtp.Incoming, n *usp.Notify) {
 	}
 	c.metrics.notifications.WithLabelValues(e.Type).Inc()
 	c.publish(e)
+	if then != nil {
+		then()
+	}
 	c.touch(eid, in.Received)
 }
 
