@@ -16,6 +16,8 @@ type apiRoute struct {
 // deleteDevice checks).
 func (a *API) apiRoutes() []apiRoute {
 	return []apiRoute{
+		{"GET /api/v1/whoami", auth.ActionRead, a.whoami},
+
 		{"GET /api/v1/devices", auth.ActionRead, a.listDevices},
 		{"GET /api/v1/devices/{id}", auth.ActionRead, a.getDevice},
 		{"PATCH /api/v1/devices/{id}/labels", auth.ActionManageDevices, a.patchLabels},

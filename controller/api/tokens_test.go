@@ -118,3 +118,55 @@ func TestTokens(t *testing.T) {
 		wantProblem(t, r, http.StatusForbidden, "forbidden")
 	})
 }
+
+func TestWhoami(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, tc := range []struct {
+		role    auth.Role
+		actions []string
+	}{
+		{auth.RoleAdmin, []string{"read", "operate", "manage-devices", "admin"}},
+		{auth.RoleOperator, []string{"read", "operate", "manage-devices"}},
+		{auth.RoleViewer, []string{"read"}},
+	} {
+		t.Run(string(tc.role), func(t *testing.T) {
+			var got struct {
+				TokenID   string   `json:"token_id"`
+				Name      string   `json:"name"`
+				Role      string   `json:"role"`
+				Actions   []string `json:"actions"`
+				ExpiresAt *string  `json:"expires_at"`
+			}
+			r := e.call(request{method: "GET", path: "/api/v1/whoami", token: e.tokens[tc.role]}, http.StatusOK, &got)
+			if got.Name != string(tc.role) || got.Role != string(tc.role) || !strings.HasPrefix(e.tokens[tc.role], auth.TokenPrefix+got.TokenID+"_") ||
+				strings.Join(got.Actions, ",") != strings.Join(tc.actions, ",") || got.ExpiresAt != nil {
+				t.Errorf("whoami = %s", r.body)
+			}
+			if !strings.Contains(string(r.body), `"expires_at":null`) {
+				t.Errorf("expires_at is not null for a token that never expires: %s", r.body)
+			}
+		})
+	}
+
+	t.Run("expiring token", func(t *testing.T) {
+		tok, secret, err := e.auth.Create(t.Context(), "short", auth.RoleViewer, "test", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			TokenID   string    `json:"token_id"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		waitFor(t, 10*time.Second, "the new token to authenticate", func() bool {
+			return e.do(request{method: "GET", path: "/api/v1/whoami", token: secret}).status == http.StatusOK
+		})
+		e.call(request{method: "GET", path: "/api/v1/whoami", token: secret}, http.StatusOK, &got)
+		if got.TokenID != tok.ID || !got.ExpiresAt.Equal(tok.Expires) {
+			t.Errorf("whoami = %+v, want id %s expiring %s", got, tok.ID, tok.Expires)
+		}
+	})
+
+	t.Run("no token", func(t *testing.T) {
+		wantProblem(t, e.do(request{method: "GET", path: "/api/v1/whoami"}), http.StatusUnauthorized, "unauthorized")
+	})
+}
