@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"cuttle/broker/creds"
+	"cuttle/console"
 	"cuttle/controller"
 	"cuttle/controller/api"
 	"cuttle/controller/auth"
@@ -53,7 +54,7 @@ func (f *controllerFlags) define(s *options.Set, embedded bool) {
 		s.String(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	}
 	s.String(&f.endpointID, "controller-id", mqttmtp.DefaultEndpointID, "the controller's USP endpoint ID")
-	s.String(&f.httpAddr, "http-addr", ":8080", "address of the REST API (and, later, the web console)")
+	s.String(&f.httpAddr, "http-addr", ":8080", "address of the REST API and the web console")
 	s.Duration(&f.timeout, "request-timeout", mqttmtp.DefaultTimeout, "default timeout of a USP request to a device")
 }
 
@@ -109,6 +110,9 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 	if err := a.ExtendOpenAPI(jobs.MergeOpenAPI); err != nil {
 		return "", nil, err
 	}
+	if err := console.Mount(a); err != nil {
+		return "", nil, fmt.Errorf("web console: %w", err)
+	}
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		return "", nil, fmt.Errorf("API on %s: %w", f.httpAddr, err)
@@ -163,7 +167,7 @@ func runController(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "cuttle controller %s: API on http://%s/api/v1\n", version, addr)
+	fmt.Fprintf(stdout, "cuttle controller %s: API on http://%s/api/v1, console on http://%s/\n", version, addr, addr)
 	g, gctx := errgroup.WithContext(ctx)
 	run(g, gctx)
 	return g.Wait()

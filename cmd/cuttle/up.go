@@ -137,6 +137,7 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if a := b.HTTPAddr(); a != "" {
 		fmt.Fprintf(stdout, "  metrics:     http://%s/metrics\n", a)
 	}
+	fmt.Fprintf(stdout, "  console:     http://%s/ (sign in with the admin token)\n", loopbackAddr(apiAddr))
 	fmt.Fprintf(stdout, "  API:         http://%s/api/v1 (admin token in %s)\n", loopbackAddr(apiAddr), filepath.Join(f.dataDir, "admin.token"))
 	if f.demo > 0 {
 		fmt.Fprintf(stdout, "  demo:        %d simulated devices\n", f.demo)
