@@ -198,6 +198,57 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	// The dashboard after all that, live: the figures, and the events the
+	// steps caused (this screenshot is docs/console.png).
+	b.step("7-dashboard-live", 60*time.Second, func(ctx context.Context) error {
+		return chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#nav a[href="#/dashboard"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('[data-stat="Online"] .card-value')?.textContent === '20'`, 30*time.Second),
+			b.waitFor(`document.querySelectorAll('ol[aria-label="Recent events"] li').length >= 2`, 20*time.Second),
+		)
+	})
+
+	// At a phone's width nothing makes the page scroll sideways (tables
+	// scroll inside their own box).
+	b.step("8-phone-width", 60*time.Second, func(ctx context.Context) error {
+		fits := `document.documentElement.scrollWidth <= window.innerWidth + 1`
+		return chromedp.Do(ctx,
+			chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			b.waitFor(fits, 5*time.Second),
+			chromedp.Navigate(up.url+"/#/devices"),
+			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 20`, 20*time.Second),
+			b.waitFor(fits, 5*time.Second),
+		)
+	})
+
+	// A viewer sees no control that changes anything.
+	b.step("9-viewer-read-only", 90*time.Second, func(ctx context.Context) error {
+		var created struct{ Secret string }
+		if err := cuttleAPI.do("POST", "/api/v1/tokens", map[string]any{"name": "browser-viewer", "role": "viewer"}, &created); err != nil {
+			return err
+		}
+		return chromedp.Do(ctx,
+			chromedp.EmulateViewport(1366, 760),
+			chromedp.Click(chromedp.CSS(`.who button`), chromedp.NodeVisible), // sign out
+			chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), created.Secret),
+			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('.who strong')?.textContent === 'viewer'`, 20*time.Second),
+			b.waitFor(`!document.querySelector('#nav a[href="#/tokens"]') && !document.querySelector('#nav a[href="#/credentials"]')`, 5*time.Second),
+			chromedp.Navigate(up.url+"/#/devices"),
+			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 20`, 20*time.Second),
+			chromedp.Click(chromedp.CSS(`table.devices thead input[type="checkbox"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('.bulkbar').textContent.includes('20 selected') && !document.querySelector('#bulk-job')`, 5*time.Second),
+			chromedp.Navigate(up.url+"/#/device/"+url.PathEscape(device.EndpointID)+"/explorer"),
+			chromedp.Click(chromedp.CSS(`button.toggle[data-path="Device.DeviceInfo."]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`.pvalue[data-param="Device.DeviceInfo.ProvisioningCode"]`)),
+			b.waitFor(`!document.querySelector('button[aria-label^="Edit "]') && document.querySelector('form.command[data-command="Device.Reboot()"] button[type="submit"]').disabled`, 5*time.Second),
+			chromedp.Click(chromedp.CSS(`#tab-overview`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`ol[aria-label="Online history"]`)),
+			b.waitFor(`!document.querySelector('input[name="key"]')`, 5*time.Second),
+		)
+	})
+
 	if errs := consoleErrs.errors(); len(errs) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(errs, "\n"))
 	}

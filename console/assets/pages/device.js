@@ -39,9 +39,15 @@ export async function render(main, ctx) {
     onEvent: async (ev) => {
       const e = ev.data;
       if (!e || typeof e !== 'object') return;
-      if (e.type === 'online' || e.type === 'offline' || e.type === 'boot') {
-        try { d = await api.get(api.dev(id), { signal: ctx.signal }); showStatus(); } catch { /* keep the old one */ }
+      if (e.type === 'online' || e.type === 'offline') {
+        d = { ...d, status: e.type, status_since: e.time };
+        showStatus();
       }
+      listeners.forEach((f) => f(e));
+      if (e.type === 'boot' || e.type === 'online') {
+        try { d = await api.get(api.dev(id), { signal: ctx.signal }); showStatus(); } catch { /* keep what we have */ }
+      }
+      return;
       listeners.forEach((f) => f(e));
     },
   });
