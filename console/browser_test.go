@@ -205,12 +205,67 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#nav a[href="#/dashboard"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('[data-stat="Online"] .card-value')?.textContent === '20'`, 30*time.Second),
 			b.waitFor(`document.querySelectorAll('ol[aria-label="Recent events"] li').length >= 2`, 20*time.Second),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById('flash').replaceChildren(); 0`), // for the picture
+		)
+	})
+
+	// An asynchronous command with input arguments, followed to its
+	// OperationComplete (the simulated download takes its profile's 45 s).
+	b.step("8-async-command", 150*time.Second, func(ctx context.Context) error {
+		img := "Device.DeviceInfo.FirmwareImage.2."
+		form := fmt.Sprintf(`form.command[data-command=%q]`, img+"Download()")
+		return chromedp.Do(ctx,
+			chromedp.Navigate(up.url+"/#/device/"+url.PathEscape(device.EndpointID)+"/explorer"),
+			chromedp.Click(chromedp.CSS(`button.toggle[data-path="Device.DeviceInfo."]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`button.toggle[data-path="Device.DeviceInfo.FirmwareImage."]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.toggle[data-path=%q]`, img)), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(form)),
+			chromedp.SendKeys(chromedp.CSS(form+` input[name="URL"]`), "https://firmware.example/hg4000-4.3.0.bin"),
+			chromedp.SendKeys(chromedp.CSS(form+` input[name="AutoActivate"]`), "false"),
+			chromedp.Click(chromedp.CSS(form+` button[type="submit"]`), chromedp.NodeVisible),
+			b.waitFor(fmt.Sprintf(`document.querySelector('%s .op-result')?.textContent.includes('waiting for the device')`, form), 20*time.Second),
+			b.waitFor(fmt.Sprintf(`document.querySelector('%s .op-result')?.textContent.includes('Completed.')`, form), 120*time.Second),
+		)
+	})
+
+	// Subscriptions: create one, see it listed, delete it.
+	b.step("9-subscriptions", 60*time.Second, func(ctx context.Context) error {
+		row := `[...document.querySelectorAll('table[aria-label="Subscriptions"] tbody tr')].find(r => r.textContent.includes('browser-sub'))`
+		return chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#tab-subscriptions`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Subscriptions"]`)),
+			chromedp.SetValue(chromedp.CSS(`input[name="ID"]`), "browser-sub"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="ReferenceList"]`), "Device.DeviceInfo.HostName"),
+			chromedp.Click(chromedp.Search(`//button[text()="Create subscription"]`), chromedp.NodeVisible),
+			b.waitFor(row, 20*time.Second),
+			chromedp.Evaluate[chromedp.Void](row+`.querySelector('button.danger').click()`),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(`!(`+row+`)`, 20*time.Second),
+		)
+	})
+
+	// Admins make and revoke tokens, and make device credentials.
+	b.step("10-admin-pages", 60*time.Second, func(ctx context.Context) error {
+		return chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#nav a[href="#/credentials"]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Credentials"]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name="endpoint_id"]`), "os::012345-BROWSER1"),
+			chromedp.Click(chromedp.Search(`//button[text()="Create credential"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('.secret input')?.value.length > 10 && document.querySelector('table[aria-label="Credentials"]').textContent.includes('os::012345-BROWSER1')`, 20*time.Second),
+			chromedp.Click(chromedp.CSS(`#nav a[href="#/tokens"]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Tokens"]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "browser-temp"),
+			chromedp.Click(chromedp.Search(`//button[text()="Create token"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('.secret input')?.value.startsWith('cut_')`, 20*time.Second),
+			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('table[aria-label="Tokens"] tbody tr')].find(r => r.textContent.includes('browser-temp')).querySelector('button.danger').click()`),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(`[...document.querySelectorAll('table[aria-label="Tokens"] tbody tr')].find(r => r.textContent.includes('browser-temp'))?.textContent.includes('revoked')`, 20*time.Second),
 		)
 	})
 
 	// At a phone's width nothing makes the page scroll sideways (tables
 	// scroll inside their own box).
-	b.step("8-phone-width", 60*time.Second, func(ctx context.Context) error {
+	b.step("11-phone-width", 60*time.Second, func(ctx context.Context) error {
 		fits := `document.documentElement.scrollWidth <= window.innerWidth + 1`
 		return chromedp.Do(ctx,
 			chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
@@ -222,7 +277,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	// A viewer sees no control that changes anything.
-	b.step("9-viewer-read-only", 90*time.Second, func(ctx context.Context) error {
+	b.step("12-viewer-read-only", 90*time.Second, func(ctx context.Context) error {
 		var created struct{ Secret string }
 		if err := cuttleAPI.do("POST", "/api/v1/tokens", map[string]any{"name": "browser-viewer", "role": "viewer"}, &created); err != nil {
 			return err

@@ -113,14 +113,15 @@ export function pretty(v, attrs = {}) {
 }
 
 // bars draws a horizontal bar chart of {label: count}, largest first.
-export function bars(counts, { limit = 8, label = 'chart' } = {}) {
+export function bars(counts, { limit = 8, label = 'chart', href } = {}) {
   const entries = Object.entries(counts || {}).sort((a, b) => b[1] - a[1]).slice(0, limit);
   const max = Math.max(1, ...entries.map((e) => e[1]));
   if (!entries.length) return h('p', { class: 'muted' }, 'None yet.');
   return h('ul', { class: 'bars', 'aria-label': label }, entries.map(([k, v]) => {
     const bar = h('span', { class: 'bar' });
     bar.style.width = `${(100 * v) / max}%`; // CSSOM, which the CSP allows
-    return h('li', null, h('span', { class: 'bar-label' }, k || '(none)'), h('span', { class: 'bar-track' }, bar), h('span', { class: 'bar-value' }, v));
+    const name = k || '(none)';
+    return h('li', null, h('span', { class: 'bar-label' }, href ? h('a', { href: href(k) }, name) : name), h('span', { class: 'bar-track' }, bar), h('span', { class: 'bar-value' }, v));
   }));
 }
 
@@ -129,4 +130,22 @@ export function table(headers, rows, attrs = {}) {
   return h('div', { class: 'table-wrap' }, h('table', attrs,
     h('thead', null, h('tr', null, headers.map((c) => (c instanceof Node ? c : h('th', { scope: 'col' }, c))))),
     h('tbody', null, rows)));
+}
+
+// confirmDialog asks a yes/no question in a modal <dialog> (keyboard:
+// Tab between the buttons, Escape says no) and resolves to the answer.
+export function confirmDialog(message, yes = 'OK') {
+  return new Promise((resolve) => {
+    const ok = h('button', { type: 'button', class: 'danger', value: 'yes' }, yes);
+    const cancel = h('button', { type: 'button', class: 'secondary', value: 'no' }, 'Cancel');
+    const text = h('p', { id: id('dlg') }, message);
+    const dlg = h('dialog', { class: 'confirm', 'aria-describedby': text.id }, text, h('div', { class: 'inline end' }, cancel, ok));
+    const done = (answer) => { dlg.close(); dlg.remove(); resolve(answer); };
+    ok.addEventListener('click', () => done(true));
+    cancel.addEventListener('click', () => done(false));
+    dlg.addEventListener('cancel', (e) => { e.preventDefault(); done(false); });
+    document.body.append(dlg);
+    dlg.showModal();
+    cancel.focus();
+  });
 }

@@ -1,7 +1,7 @@
 // Admin pages: MQTT credentials of devices and controllers, and API tokens
 // with the audit log.
 import * as api from '../api.js';
-import { h, replace, badge, field, select, errorBox, flash, busy, table, timeEl, fmtTime } from '../dom.js';
+import { h, replace, badge, field, select, errorBox, flash, busy, table, timeEl, fmtTime, confirmDialog } from '../dom.js';
 
 export async function render(main, ctx) {
   if (ctx.view === 'tokens') return tokens(main, ctx);
@@ -44,7 +44,7 @@ async function credentials(main, ctx) {
     replace(listBox, rows.length ? table(['Username', 'Role', 'Endpoint', 'Secret', 'State', 'Updated', ''], rows, { 'aria-label': 'Credentials' }) : h('p', { class: 'muted' }, 'None.'));
   };
   const act = async (button, question, f) => {
-    if (!confirm(question)) return;
+    if (!(await confirmDialog(question, 'Yes'))) return;
     try { await busy(button, f); await load(); } catch (e) { flash(e.message, 'error'); }
   };
   form.addEventListener('submit', async (e) => {
@@ -76,7 +76,7 @@ async function tokens(main, ctx) {
     h('div', { class: 'inline' }, field('Name', name), field('Role', role, 'Viewers read; operators also change devices and run jobs; admins also manage credentials and tokens.'), field('Expires after', ttl, 'A duration such as 720h; empty: never.')),
     msg, create);
   const audit = h('div');
-  main.append(h('h1', null, 'API tokens'), shown, form, h('h2', null, 'All tokens'), listBox, h('h2', null, 'Audit log'), audit);
+  main.append(h('h1', null, 'API tokens'), shown, form, h('h2', null, 'All tokens'), listBox, h('h2', null, 'Audit log'), h('p', { class: 'muted' }, 'The latest 50 changes made through the API, refused ones included.'), audit);
 
   const load = async () => {
     const r = await api.get('/api/v1/tokens', { signal: ctx.signal });
@@ -85,7 +85,7 @@ async function tokens(main, ctx) {
       h('td', null, h('code', null, t.id)), h('td', null, timeEl(t.created), t.created_by ? ` by ${t.created_by}` : ''),
       h('td', null, t.last_used ? timeEl(t.last_used) : 'never'), h('td', null, t.expires ? fmtTime(t.expires) : 'never'),
       h('td', null, t.revoked ? badge('revoked', 'offline') : h('button', { type: 'button', class: 'danger small', onclick: async (e) => {
-        if (!confirm(`Revoke ${t.name}? Anyone using it is signed out.`)) return;
+        if (!(await confirmDialog(`Revoke ${t.name}? Anyone using it is signed out.`, 'Revoke'))) return;
         try { await busy(e.target, () => api.del(`/api/v1/tokens/${encodeURIComponent(t.id)}`)); await load(); } catch (e2) { flash(e2.message, 'error'); }
       } }, 'Revoke'))));
     replace(listBox, table(['Name', 'Role', 'ID', 'Created', 'Last used', 'Expires', ''], rows, { 'aria-label': 'Tokens' }));
@@ -105,7 +105,7 @@ async function tokens(main, ctx) {
   await load();
   try {
     const a = await api.get('/api/v1/audit' + api.query({ limit: 50 }), { signal: ctx.signal });
-    const entries = a.entries || a.audit || [];
+    const entries = [...(a.entries || [])].sort((x, y) => y.id - x.id); // newest first
     replace(audit, entries.length ? table(['Time', 'Who', 'Request', 'Status', 'Summary'], entries.map((x) => h('tr', null,
       h('td', null, fmtTime(x.time)), h('td', null, x.token_name, x.role ? ` (${x.role})` : ''), h('td', null, h('code', null, `${x.method} ${x.path}`)),
       h('td', null, x.status), h('td', null, x.summary || '')))) : h('p', { class: 'muted' }, 'Nothing audited yet.'));

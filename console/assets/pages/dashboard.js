@@ -26,8 +26,8 @@ export async function render(main, ctx) {
       card('Notifications / min', s.notifications_per_minute ?? '–'),
       card('Broker connections', s.broker_connections ?? '–'),
       card('Pending requests', s.pending_requests ?? '–'));
-    replace(models, bars(s.by_model, { label: 'Devices by model' }));
-    replace(versions, bars(s.by_software_version, { label: 'Devices by software version' }));
+    replace(models, bars(s.by_model, { label: 'Devices by model', href: (m) => '#/devices' + api.query({ model: m }) }));
+    replace(versions, bars(s.by_software_version, { label: 'Devices by software version', href: (v) => '#/devices' + api.query({ software_version: v }) }));
     replace(notif, s.notifications_by_minute ? sparkline(s.notifications_by_minute) : h('p', { class: 'muted' }, 'This controller does not report notification rates.'));
   };
   show(await api.get('/api/v1/stats', { signal: ctx.signal }));

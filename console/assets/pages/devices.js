@@ -3,7 +3,7 @@
 import * as api from '../api.js';
 import { h, replace, badge, timeEl, field, select, table, errorBox } from '../dom.js';
 
-const FILTERS = ['q', 'labels', 'status', 'model', 'software_version', 'sort', 'limit'];
+const FILTERS = ['q', 'labels', 'status', 'model', 'manufacturer', 'software_version', 'sort', 'limit'];
 const COLUMNS = [
   ['endpoint_id', 'Endpoint ID'], ['status', 'Status'], ['model', 'Model'],
   ['software_version', 'Software'], ['last_seen', 'Last seen'], [null, 'Labels'],
@@ -38,13 +38,18 @@ export async function render(main, ctx) {
   status.addEventListener('change', () => go({}));
   limit.addEventListener('change', () => go({}));
 
+  // Filters the form has no field for, set from the dashboard's charts.
+  const chips = ['model', 'manufacturer', 'software_version'].filter((k) => f[k]).map((k) =>
+    h('span', { class: 'label' }, `${k.replace('_', ' ')} = ${f[k]} `,
+      h('button', { type: 'button', class: 'link', 'aria-label': `Remove the ${k.replace('_', ' ')} filter`, onclick: () => go({ [k]: '' }) }, '×')));
+  if (chips.length) form.append(h('div', { class: 'field' }, h('span', { class: 'muted small' }, 'Also filtered by'), h('div', null, chips)));
   const bulk = h('div', { class: 'bulkbar', 'aria-live': 'polite' });
   const body = h('div', { 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
   main.append(h('div', { class: 'page-head' }, h('h1', null, 'Devices')), form, bulk, body);
 
   const drawBulk = () => {
     const n = selected.size;
-    const selector = { status: f.status, labels: f.labels, q: f.q, model: f.model, software_version: f.software_version };
+    const selector = { status: f.status, labels: f.labels, q: f.q, model: f.model, manufacturer: f.manufacturer, software_version: f.software_version };
     replace(bulk,
       h('span', null, n ? `${n} selected` : 'Select devices to run a job on them.'),
       n ? h('button', { type: 'button', class: 'secondary small', onclick: () => { selected.clear(); render2(); } }, 'Clear selection') : null,

@@ -2,7 +2,7 @@
 // (GetSupportedDM for the schema, GetInstances for tables, Get for values),
 // with Set, Add, Delete and Operate where the role and the model allow.
 import * as api from '../api.js';
-import { h, replace, errorBox, flash, busy, field, select, id as newID } from '../dom.js';
+import { h, replace, errorBox, flash, busy, field, select, id as newID, confirmDialog } from '../dom.js';
 
 // schemaPath turns Device.WiFi.SSID.1. into Device.WiFi.SSID.{i}.
 export function schemaPath(p) {
@@ -115,7 +115,7 @@ function tableNode(ctx, table, obj) {
     } catch (e) { flash(e.message, 'error'); }
   };
   const remove = async (path, button) => {
-    if (!confirm(`Delete ${path} on ${ctx.id}?`)) return;
+    if (!(await confirmDialog(`Delete ${path} on ${ctx.id}?`, 'Delete'))) return;
     try {
       const r = await busy(button, () => api.post(api.dev(ctx.id, 'delete'), { paths: [path] }));
       const res = r.results[0];
@@ -218,7 +218,7 @@ function commandItem(ctx, path, c) {
     out);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    if (/FactoryReset/.test(c.name) && !confirm(`${c.name} ${ctx.id}? It erases the device's configuration.`)) return;
+    if (/FactoryReset/.test(c.name) && !(await confirmDialog(`${c.name} on ${ctx.id}? It erases the device's configuration.`, 'Reset'))) return;
     const args = {};
     inputs.forEach((i) => { if (i.value !== '') args[i.name] = i.value; });
     const key = 'console-' + Math.random().toString(36).slice(2, 10);

@@ -1,7 +1,7 @@
 // Bulk jobs: the list, a form to create one (an operation plus a device
 // selector or a list of devices), and a job's live progress and results.
 import * as api from '../api.js';
-import { h, replace, badge, field, select, errorBox, flash, busy, table, timeEl, fmtTime, pretty } from '../dom.js';
+import { h, replace, badge, field, select, errorBox, flash, busy, table, timeEl, fmtTime, pretty, confirmDialog } from '../dom.js';
 
 const OPERATIONS = ['get', 'set', 'add', 'delete', 'operate', 'instances', 'supported-protocol'];
 
@@ -145,7 +145,7 @@ async function jobPage(main, ctx, jobID) {
   };
   draw();
   cancel.addEventListener('click', async () => {
-    if (!confirm('Cancel this job? Devices already done keep their results.')) return;
+    if (!(await confirmDialog('Cancel this job? Devices already done keep their results.', 'Cancel job'))) return;
     try { job = await busy(cancel, () => api.post(`/api/v1/jobs/${encodeURIComponent(jobID)}/cancel`)); draw(); } catch (e) { flash(e.message, 'error'); }
   });
 

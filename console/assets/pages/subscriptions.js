@@ -1,7 +1,7 @@
 // The device's subscriptions (Device.LocalAgent.Subscription.{i}.): list,
 // create and delete.
 import * as api from '../api.js';
-import { h, replace, errorBox, flash, busy, field, select, table } from '../dom.js';
+import { h, replace, errorBox, flash, busy, field, select, table, confirmDialog } from '../dom.js';
 
 const TABLE = 'Device.LocalAgent.Subscription.';
 const COLUMNS = ['ID', 'NotifType', 'ReferenceList', 'Enable', 'Persistent', 'Recipient'];
@@ -31,7 +31,7 @@ export async function subscriptions(panel, ctx) {
     }
   };
   const remove = async (path, button) => {
-    if (!confirm(`Delete ${path}? The controller set up some subscriptions itself (Boot!, value changes); deleting them stops those notifications.`)) return;
+    if (!(await confirmDialog(`Delete ${path}? The controller set up some subscriptions itself (Boot!, value changes); deleting them stops those notifications.`, 'Delete'))) return;
     try {
       const r = await busy(button, () => api.post(api.dev(ctx.id, 'delete'), { paths: [path] }));
       const res = r.results[0];
