@@ -123,10 +123,10 @@ export async function stream(path, { signal, onEvent, onState = () => {} }) {
         const { value, done } = await reader.read();
         if (done) break;
         buf += value;
-        let end;
-        while ((end = buf.search(/\r?\n\r?\n/)) >= 0) {
-          const block = buf.slice(0, end);
-          buf = buf.slice(end + (buf[end] === '\r' ? 4 : 2));
+        let m;
+        while ((m = /\r?\n\r?\n/.exec(buf))) {
+          const block = buf.slice(0, m.index);
+          buf = buf.slice(m.index + m[0].length);
           const ev = parseEvent(block);
           if (!ev) continue;
           if (ev.id) lastID = ev.id;

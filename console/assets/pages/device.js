@@ -20,14 +20,14 @@ export async function render(main, ctx) {
   const showStatus = () => { replace(status, badge(d.status)); replace(since, ' since ', timeEl(d.status_since)); };
   showStatus();
   const base = `#/device/${encodeURIComponent(id)}`;
-  const panel = h('section', { id: 'tab-panel', class: 'tab-panel', role: 'tabpanel', 'aria-labelledby': `tab-${tab}` });
+  const panel = h('section', { class: 'tab-panel', 'aria-labelledby': `tab-${tab}` });
   main.append(
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/devices' }, 'Devices'), ' / '),
     h('div', { class: 'page-head' }, h('h1', null, id), status, since,
       h('a', { class: 'button secondary small', href: `#/traffic?device=${encodeURIComponent(id)}` }, 'Traffic')),
     h('p', { class: 'muted' }, [d.manufacturer, d.model, d.software_version && `software ${d.software_version}`].filter(Boolean).join(' · ')),
-    h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Device sections' }, TABS.map(([t, label]) =>
-      h('a', { href: `${base}/${t}`, role: 'tab', id: `tab-${t}`, 'aria-selected': String(t === tab), 'aria-controls': 'tab-panel' }, label))),
+    h('nav', { class: 'tabs', 'aria-label': 'Device sections' }, TABS.map(([t, label]) =>
+      h('a', { href: `${base}/${t}`, id: `tab-${t}`, 'aria-current': t === tab ? 'page' : null }, label))),
     panel);
 
   // The device's events, live: the status badge, and whoever listens.

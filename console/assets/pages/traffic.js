@@ -54,7 +54,7 @@ export async function render(main, ctx) {
   }
 
   function add(m) {
-    const tr = h('tr', { tabindex: '0', class: 'msgrow', dataset: { id: m.id, type: m.msg_type || '' }, 'aria-selected': 'false' },
+    const tr = h('tr', { tabindex: '0', class: 'msgrow', dataset: { id: m.id, type: m.msg_type || '' } },
       h('td', null, new Date(m.time).toLocaleTimeString()),
       h('td', null, h('span', { class: `dir ${m.direction}`, title: m.direction === 'out' ? 'controller to device' : 'device to controller' }, m.direction === 'out' ? '→ out' : '← in')),
       h('td', null, m.endpoint_id),
@@ -62,9 +62,9 @@ export async function render(main, ctx) {
       h('td', { class: 'small' }, m.msg_id),
       h('td', null, m.size));
     const choose = () => {
-      selected?.setAttribute('aria-selected', 'false');
+      selected?.removeAttribute('aria-current');
       selected = tr;
-      tr.setAttribute('aria-selected', 'true');
+      tr.setAttribute('aria-current', 'true');
       showDetail(m);
     };
     tr.addEventListener('click', choose);
