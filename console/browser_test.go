@@ -79,6 +79,26 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	// The explorer's client-side checks of values before a Set, and its
+	// mapping of instance paths to the supported data model.
+	b.step("1b-client-checks", 20*time.Second, func(ctx context.Context) error {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(async () => {
+			const m = await import(document.querySelector('script[type=module]').src.replace('app.js', 'pages/explorer.js'));
+			return [m.validate('unsignedInt', '-1'), m.validate('int', '-12'), m.validate('boolean', 'yes'), m.validate('boolean', 'true'),
+				m.validate('int', '2147483648'), m.validate('hexBinary', 'abc'), m.validate('string', 'x'),
+				m.schemaPath('Device.WiFi.SSID.12.Stats.')];
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			return err
+		}
+		want := []string{"must be a whole number, 0 or more", "", "must be true or false", "", "is out of range for int",
+			"must be hexadecimal, two digits a byte", "", "Device.WiFi.SSID.{i}.Stats."}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return fmt.Errorf("got %q, want %q", got, want)
+		}
+		return nil
+	})
+
 	// 2. Open a device and read Device.DeviceInfo.SoftwareVersion in the explorer.
 	var device struct {
 		EndpointID      string `json:"endpoint_id"`

@@ -2,10 +2,9 @@
 // model explorer; subscriptions; the event timeline. One event stream per
 // page keeps the status badge live and feeds the other tabs.
 import * as api from '../api.js';
-import { h, replace, badge, timeEl, fmtTime, field, errorBox, flash, busy, table, select } from '../dom.js';
+import { h, replace, badge, timeEl, fmtTime, field, flash, busy, table, select, confirmDialog } from '../dom.js';
 import { explorer } from './explorer.js';
 import { subscriptions } from './subscriptions.js';
-import { eventItem } from './dashboard.js';
 
 const TABS = [['overview', 'Overview'], ['explorer', 'Data model'], ['subscriptions', 'Subscriptions'], ['events', 'Events']];
 
@@ -84,11 +83,30 @@ async function overview(panel, ctx) {
     h('section', { class: 'card' }, h('h2', null, 'Labels'), labels),
     h('section', { class: 'card' }, h('h2', null, 'Online history'), history)));
   drawLabels(labels, ctx, d.labels || {});
+  if (ctx.can('manage-devices')) panel.append(removeCard(ctx));
 
   const kinds = ['online', 'offline', 'boot'];
   const r = await api.get('/api/v1/events' + api.query({ device: ctx.id, type: kinds.join(','), order: 'desc', limit: 30 }), { signal: ctx.signal });
   replace(history, r.events.length ? r.events.map(historyItem) : h('li', { class: 'muted' }, 'No connection events yet.'));
   ctx.onEvent((e) => { if (kinds.includes(e.type)) history.prepend(historyItem(e)); });
+}
+
+// removeCard deletes the device from the inventory; admins may also
+// revoke its broker credential, so it cannot come back.
+function removeCard(ctx) {
+  const revoke = h('input', { type: 'checkbox', name: 'revoke', disabled: !ctx.can('admin') });
+  const button = h('button', { type: 'button', class: 'danger' }, 'Delete from inventory');
+  button.addEventListener('click', async () => {
+    const also = revoke.checked ? ' and revoke its credential, so it cannot connect again' : '; it reappears if it connects again';
+    if (!(await confirmDialog(`Delete ${ctx.id} from the inventory${also}?`, 'Delete'))) return;
+    try {
+      await busy(button, () => api.del(api.dev(ctx.id) + api.query({ revoke: revoke.checked ? 'true' : '' })));
+      flash(`Deleted ${ctx.id}.`);
+      ctx.navigate('#/devices');
+    } catch (e) { flash(e.message, 'error'); }
+  });
+  return h('section', { class: 'card' }, h('h2', null, 'Remove'),
+    h('div', { class: 'inline' }, h('label', { class: 'check' }, revoke, ' Also revoke its credential', ctx.can('admin') ? '' : ' (admins only)'), button));
 }
 
 function historyItem(e) {
@@ -143,4 +161,3 @@ function detailItem(e) {
     table(['Name', 'Value'], data.map(([k, v]) => h('tr', null, h('td', null, h('code', null, k)), h('td', null, v))))) : null);
 }
 
-export { dl };

@@ -27,21 +27,23 @@ export async function explorer(panel, ctx) {
 function objectNode(ctx, path, label, expand, onDelete) {
   const body = h('div', { class: 'node-body', hidden: true });
   const toggle = h('button', { type: 'button', class: 'toggle', 'aria-expanded': 'false', dataset: { path } }, label);
-  let loaded = false;
+  // Every expansion loads afresh: values change on the device.
   const load = async () => {
-    replace(body, h('p', { class: 'muted' }, 'Loading…'));
+    if (!body.firstChild) body.append(h('p', { class: 'muted' }, 'Loading…'));
+    body.setAttribute('aria-busy', 'true');
     try {
       await fillObject(ctx, body, path);
-      loaded = true;
     } catch (e) {
       replace(body, errorBox(e));
+    } finally {
+      body.removeAttribute('aria-busy');
     }
   };
   toggle.addEventListener('click', () => {
     const on = toggle.getAttribute('aria-expanded') !== 'true';
     toggle.setAttribute('aria-expanded', String(on));
     body.hidden = !on;
-    if (on && !loaded) load();
+    if (on) load();
   });
   const actions = onDelete ? h('button', { type: 'button', class: 'danger small', 'aria-label': `Delete ${path}`, onclick: (e) => onDelete(e.target) }, 'Delete') : null;
   const li = h('li', { class: 'node' }, h('div', { class: 'node-head' }, toggle, actions), body);
