@@ -53,6 +53,7 @@ type brokerFlags struct {
 	credsBucket       string
 	revokedBucket     string
 	presenceBucket    string
+	replicas          int
 	logLevel          string
 }
 
@@ -93,6 +94,7 @@ func (f *brokerFlags) define(s *options.Set) { f.defineFor(s, false) }
 func (f *brokerFlags) defineFor(s *options.Set, embedded bool) {
 	if !embedded {
 		f.nats.define(s)
+		s.Int(&f.replicas, "replicas", 0, "replicas of the NATS KV buckets the broker uses (credentials, revoked certificates, presence), set when it creates them or when they differ; 3 on a 3-node cluster (0: 1 on creation, existing buckets left alone)")
 	}
 	wsDefault := ""
 	if embedded {
@@ -167,14 +169,21 @@ func (f *brokerFlags) startBroker(ctx context.Context, js jetstream.JetStream, l
 	if f.maxPacket > 1<<31 || f.receiveMaximum < 1 || f.receiveMaximum > 65535 {
 		return nil, nil, errors.New("max-packet-size must be at most 2GiB and receive-maximum between 1 and 65535")
 	}
-	if _, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js, Bucket: f.credsBucket, RevokedBucket: f.revokedBucket, Logger: log}); err != nil {
+	if f.replicas < 0 || f.replicas > 5 {
+		return nil, nil, errors.New("replicas must be between 0 and 5")
+	}
+	if _, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js, Bucket: f.credsBucket, RevokedBucket: f.revokedBucket, Replicas: f.replicas, Logger: log}); err != nil {
 		return nil, nil, err
 	}
 	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js, Bucket: f.credsBucket, RevokedBucket: f.revokedBucket, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
-	pres, err := presence.New(ctx, presence.Config{JetStream: js, Bucket: f.presenceBucket, Logger: log})
+	presReplicas, err := presenceReplicas(ctx, js, f.presenceBucket, f.replicas)
+	if err != nil {
+		return nil, nil, err
+	}
+	pres, err := presence.New(ctx, presence.Config{JetStream: js, Bucket: f.presenceBucket, Replicas: presReplicas, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,6 +233,31 @@ func runBroker(ctx context.Context, args []string, _ io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	run(g, gctx)
 	return g.Wait()
+}
+
+// presenceReplicas is the replica count to open the presence bucket with.
+// presence.New creates or updates the bucket to the count it is given, so
+// with --replicas 0 it is given the bucket's current count: a broker
+// started with defaults must not shrink a cluster's 3-replica bucket.
+func presenceReplicas(ctx context.Context, js jetstream.JetStream, bucket string, want int) (int, error) {
+	if want != 0 {
+		return want, nil
+	}
+	if bucket == "" {
+		bucket = presence.DefaultBucket
+	}
+	kv, err := js.KeyValue(ctx, bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("opening presence bucket %s: %w", bucket, err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("presence bucket %s: %w", bucket, err)
+	}
+	return max(st.Config().Replicas, 1), nil
 }
 
 func lockoutConfig(f *brokerFlags) lockout.Config {

@@ -40,6 +40,7 @@ type controllerFlags struct {
 	httpAddr    string
 	dataDir     string
 	timeout     time.Duration
+	replicas    int
 	logLevel    string
 }
 
@@ -52,6 +53,7 @@ func (f *controllerFlags) define(s *options.Set, embedded bool) {
 		s.String(&f.sharedGroup, "shared-group", "", "share the controller inbox with other replicas under this group name")
 		s.String(&f.dataDir, "data", "./cuttle-data", "where the bootstrap admin token is written (admin.token)")
 		s.String(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+		s.Int(&f.replicas, "replicas", 0, "replicas of the NATS KV buckets and streams the controller uses (devices, events, tokens, audit, jobs, credentials), set when it creates them or when they differ; 3 on a 3-node cluster (0: 1 on creation, existing ones left alone)")
 	}
 	s.String(&f.endpointID, "controller-id", mqttmtp.DefaultEndpointID, "the controller's USP endpoint ID")
 	s.String(&f.httpAddr, "http-addr", ":8080", "address of the REST API and the web console")
@@ -64,13 +66,16 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 	if f.username == "" {
 		f.username = f.endpointID
 	}
+	if f.replicas < 0 || f.replicas > 5 {
+		return "", nil, fmt.Errorf("%w: replicas must be between 0 and 5", errUsage)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js, Logger: log})
+	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js, Replicas: f.replicas, Logger: log})
 	if err != nil {
 		return "", nil, err
 	}
-	tokens, err := auth.Open(ctx, auth.Config{JetStream: js, Logger: log})
+	tokens, err := auth.Open(ctx, auth.Config{JetStream: js, Replicas: f.replicas, Logger: log})
 	if err != nil {
 		return "", nil, err
 	}
@@ -87,7 +92,7 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 			Brokers: strings.Split(f.brokers, ","), Username: f.username, Password: f.password,
 			EndpointID: f.endpointID, SharedGroup: f.sharedGroup, Timeout: f.timeout,
 		},
-		JetStream: js, RequestTimeout: f.timeout, Logger: log, Registerer: reg,
+		JetStream: js, Replicas: f.replicas, RequestTimeout: f.timeout, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return "", nil, err
@@ -96,7 +101,7 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 	if err != nil {
 		return "", nil, err
 	}
-	mgr, err := jobs.New(ctx, jobs.Config{JetStream: js, USP: ctl.MTP(), Inventory: ctl.Inventory(), Logger: log, Registerer: reg})
+	mgr, err := jobs.New(ctx, jobs.Config{JetStream: js, Replicas: f.replicas, USP: ctl.MTP(), Inventory: ctl.Inventory(), Logger: log, Registerer: reg})
 	if err != nil {
 		return "", nil, fmt.Errorf("bulk jobs: %w", err)
 	}
