@@ -54,6 +54,7 @@ type simFlags struct {
 	statusEvery   time.Duration
 	httpAddr      string
 	tlsCA         string
+	clientCerts   string
 	logLevel      string
 }
 
@@ -95,6 +96,7 @@ func (f *simFlags) define(s *options.Set) {
 	s.Duration(&f.statusEvery, "status-interval", 5*time.Second, "how often to print the status line (0: never)")
 	s.String(&f.httpAddr, "http-addr", "", "address of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9184 (\"\" = off)")
 	s.String(&f.tlsCA, "tls-ca", "", "CA bundle (PEM) to verify mqtts:// and wss:// brokers (default: the system roots)")
+	s.String(&f.clientCerts, "tls-client-certs", "", "directory of device client certificates for mTLS on mqtts:// and wss://: <endpoint ID>.crt and <endpoint ID>.key (PEM) per device")
 	s.String(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 }
 
@@ -168,6 +170,11 @@ func (c simCLI) run(ctx context.Context, args []string) error {
 	cfg.Logger = log
 	if cfg.Devices, err = f.deviceConfigs(ctx, cfg.Profile, log); err != nil {
 		return err
+	}
+	if f.clientCerts != "" {
+		if err := loadSimClientCerts(f.clientCerts, cfg.Devices); err != nil {
+			return err
+		}
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
