@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end test of the Compose deployment (deploy/compose.yaml), bounded to
-# 10 minutes. Builds the binary and images, starts the stack under its own
-# project name with random host ports, and checks through the API:
-#   1. all simulated devices are online;  2. a Get on one device;  3. a bulk
-#   job over every online device;  4. with one NATS node
-#   stopped, provisioning (`cuttle creds add`) and a Get still work;
-#   5. after a broker restart every device comes back online.
+# 10 minutes. Builds the binary and images, makes the TLS material
+# (tls/make-certs.sh), starts the stack under its own project name with
+# random host ports, and checks:
+#   1. every JetStream stream and KV bucket has 3 current replicas;
+#   2. through the API, all simulated devices are online: the password group
+#      on MQTT and the mTLS group on MQTT over TLS;
+#   3. a Get on one device, then a bulk job over every online device;
+#   4. with one NATS node stopped, the buckets keep a leader and two current
+#      replicas, and provisioning (`cuttle creds add`) and a Get still work;
+#   5. after a broker restart every device of both groups comes back online.
 # Tears everything down (volumes included) at the end or on failure, when it
-# also prints what failed and the containers' logs.
+# also prints what failed and the containers' logs. E2E_KEEP=1 leaves the
+# stack up; COMPOSE_PROJECT_NAME picks another project (default: unique).
 # Needs: docker with compose (v2 plugin or docker-compose 1.29+), go, curl, jq,
-# and Debian's busybox-static (see build.sh).
+# openssl and Debian's busybox-static (see build.sh).
 set -euo pipefail
 
 if [[ -z "${E2E_BOUNDED:-}" ]]; then
@@ -18,10 +23,15 @@ fi
 
 deploy=$(cd "$(dirname "$0")" && pwd)
 devices=${SIM_DEVICES:-100}
+tls_devices=${TLS_DEVICES:-10}
 prefix=os::00CAFE-SIM
-export SIM_DEVICES=$devices
-export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-cuttle-e2e}
-export CUTTLE_API_PORT=0 CUTTLE_MQTT_PORT=0 # random host ports: a shared machine may use 8080
+tls_prefix=os::00CAFE-TLS
+export SIM_DEVICES=$devices TLS_DEVICES=$tls_devices
+# A project of its own, so that a run never meets another's containers or
+# volumes, and the teardown removes only what this run made.
+export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-cuttle-e2e-$$-$RANDOM}
+export CUTTLE_API_PORT=0 CUTTLE_MQTT_PORT=0 CUTTLE_MQTTS_PORT=0 # random host ports: a shared machine may use 8080
+export CUTTLE_TLS_DIR=$deploy/bin/e2e-tls
 export NATS_PASSWORD=e2e-nats-$RANDOM$RANDOM NATS_CLUSTER_PASSWORD=e2e-routes-$RANDOM$RANDOM
 export CONTROLLER_PASSWORD=e2e-controller-$RANDOM$RANDOM
 
@@ -30,7 +40,12 @@ if docker compose version >/dev/null 2>&1; then
 else
 	dc=(docker-compose -f "$deploy/compose.yaml")
 fi
-for tool in curl jq; do
+# compose ARGS...: docker compose without its progress lines (Creating …,
+# Stopping …), which Compose v1 writes to stderr; errors still show.
+compose() {
+	"${dc[@]}" "$@" 2> >(grep -v -E '^ *(Creating|Starting|Stopping|Removing|Restarting|Recreating|Network|Volume|Container) ' >&2)
+}
+for tool in curl jq openssl; do
 	command -v "$tool" >/dev/null || { echo "e2e: $tool is required" >&2; exit 1; }
 done
 
@@ -93,26 +108,37 @@ api() { # METHOD PATH [BODY]: prints the body, fails on a non-2xx status
 	curl --fail-with-body "${args[@]}"
 }
 
+# online_count GROUP: how many devices of a group (SIM or TLS) are online.
 online_count() {
-	api GET "/api/v1/devices?status=online&limit=1" | jq -r .total
+	api GET "/api/v1/devices?status=online&q=00CAFE-$1&limit=1000" |
+		jq --arg g "$1" '[.devices[] | select(.endpoint_id | test($g + "[0-9]+$"))] | length'
 }
 
 all_online() {
-	local n
-	n=$(online_count 2>/dev/null) || return 1
-	echo "    online: $n/$devices"
-	[[ "$n" == "$devices" ]]
+	local n m
+	n=$(online_count SIM 2>/dev/null) || return 1
+	m=$(online_count TLS 2>/dev/null) || return 1
+	echo "    online: $n/$devices with passwords, $m/$tls_devices with client certificates (mTLS)"
+	[[ "$n" == "$devices" && "$m" == "$tls_devices" ]]
 }
 
 # back_since EPOCH: every simulated device is online again since EPOCH
 # (status_since), so each has really reconnected, not just kept a stale state.
 back_since() {
 	local n
-	n=$(api GET "/api/v1/devices?status=online&q=SIM&limit=1000" 2>/dev/null |
-		jq --argjson t "$1" '[.devices[] | select(.endpoint_id | test("SIM[0-9]+$"))
+	n=$(api GET "/api/v1/devices?status=online&q=00CAFE-&limit=1000" 2>/dev/null |
+		jq --argjson t "$1" '[.devices[] | select(.endpoint_id | test("(SIM|TLS)[0-9]+$"))
 			| select((.status_since | sub("\\.[0-9]+"; "") | fromdateiso8601) >= $t)] | length') || return 1
-	echo "    reconnected since the restart: $n/$devices"
-	[[ "$n" == "$devices" ]]
+	echo "    reconnected since the restart: $n/$((devices + tls_devices))"
+	[[ "$n" == "$((devices + tls_devices))" ]]
+}
+
+# replicas MIN_CURRENT: every stream (KV buckets included) is configured
+# with 3 replicas and at least MIN_CURRENT of its peers are current, as
+# deploy/jsreplicas reports it from inside the Compose network.
+replicas() {
+	compose run --rm --no-deps -T -v "$deploy/bin/jsreplicas:/jsreplicas:ro" --entrypoint /jsreplicas provision \
+		-want 3 -min-current "$1" -min-streams 9 | sed 's/^/    /'
 }
 
 get_ok() {
@@ -121,15 +147,17 @@ get_ok() {
 	echo "    get $1: $(echo "$out" | jq -c . | cut -c1-200)"
 }
 
-step "build the binary and images"
+step "build the binary and images; make the TLS material"
 "$deploy/build.sh" 2> >(grep -v -e DEPRECATED -e 'legacy builder' -e buildx -e '^ *$' >&2)
+(cd "$deploy/.." && CGO_ENABLED=0 go build -trimpath -o "$deploy/bin/jsreplicas" ./deploy/jsreplicas)
+TLS_DEVICES=$tls_devices TLS_ID_PREFIX=$tls_prefix "$deploy/tls/make-certs.sh" "$CUTTLE_TLS_DIR"
 
 step "docker compose up -d"
 "${dc[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
-"${dc[@]}" up -d
+compose up -d
 
 step "wait for health"
-for svc in nats1 nats2 nats3 broker controller sim; do
+for svc in nats1 nats2 nats3 broker controller sim sim-tls; do
 	until_ok 180 "$svc healthy" healthy "$svc"
 done
 "${dc[@]}" logs --no-color provision | grep provisioned || fail "the provision job did not report"
@@ -139,8 +167,11 @@ token=$(tr -d '\n' <"$deploy/bin/e2e-admin.token")
 rm -f "$deploy/bin/e2e-admin.token"
 echo "    API at $api_url"
 
-step "all $devices simulated devices online"
-until_ok 180 "$devices devices online" all_online
+step "all $devices + $tls_devices (mTLS) simulated devices online"
+until_ok 180 "$devices + $tls_devices devices online" all_online
+
+step "every KV bucket and stream has 3 current replicas"
+until_ok 60 "3 current replicas of every stream" replicas 3
 
 step "USP Get on one device"
 until_ok 30 "Get on ${prefix}000001" get_ok "${prefix}000001"
@@ -150,33 +181,39 @@ job_id=$(curl -sf -H "Authorization: Bearer $token" -H 'Content-Type: applicatio
 	-d '{"name":"e2e","operation":"get","request":{"paths":["Device.DeviceInfo.SoftwareVersion"]},"selector":{"status":"online"},"concurrency":50}' |
 	jq -r .id) || fail "creating the bulk job failed"
 job_done() {
-	local job
+	local job state
 	job=$(curl -sf -H "Authorization: Bearer $token" "$api_url/api/v1/jobs/$job_id") || return 1
-	[[ $(jq -r .state <<<"$job") == completed && $(jq -r .succeeded <<<"$job") == "$devices" ]]
+	state=$(jq -r .state <<<"$job")
+	case $state in
+	pending | running) return 1 ;;
+	completed) [[ $(jq -r .succeeded <<<"$job") == "$((devices + tls_devices))" ]] && return 0 ;;
+	esac
+	fail "bulk job $job_id ended: $(jq -c 'del(.request)' <<<"$job" | cut -c1-400)"
 }
-until_ok 120 "bulk job $job_id completed on $devices devices" job_done
+until_ok 120 "bulk job $job_id completed on $((devices + tls_devices)) devices" job_done
 
-step "stop one NATS node (nats3); provisioning and Get still work"
-"${dc[@]}" stop nats3
+step "stop one NATS node (nats3); replicas, provisioning and Get still work"
+compose stop nats3
+until_ok 60 "a leader and 2 current replicas with nats3 down" replicas 2
 provision_one() {
-	"${dc[@]}" run --rm --no-deps -T provision "/cuttle creds add --role device --endpoint-id ${prefix}E2E001 -o json" | grep -q '"secret"'
+	compose run --rm --no-deps -T provision "/cuttle creds add --role device --endpoint-id ${prefix}E2E001 -o json" | grep -q '"secret"'
 }
 until_ok 60 "cuttle creds add with nats3 down" provision_one
 echo "    provisioned ${prefix}E2E001"
 until_ok 60 "Get with nats3 down" get_ok "${prefix}000002"
-"${dc[@]}" start nats3
+compose start nats3
 until_ok 60 "nats3 healthy again" healthy nats3
 
 step "restart the broker; every device comes back"
 restarted=$(date -u +%s)
-"${dc[@]}" restart broker
+compose restart broker
 until_ok 60 "broker healthy after restart" healthy broker
-until_ok 180 "$devices devices reconnected after the broker restart" back_since "$restarted"
-until_ok 30 "$devices devices online" all_online
+until_ok 180 "$((devices + tls_devices)) devices reconnected after the broker restart" back_since "$restarted"
+until_ok 30 "$devices + $tls_devices devices online" all_online
 until_ok 30 "Get after the broker restart" get_ok "${prefix}000003"
 
 step "tear down"
-"${dc[@]}" down -v --remove-orphans >/dev/null
+compose down -v --remove-orphans >/dev/null
 trap - EXIT
 echo "    ok"
 echo "e2e: PASS in $(($(date +%s) - t0))s"
