@@ -110,7 +110,9 @@ func New(cfg Config) (*Broker, error) {
 		// queue and relies on a later write to flush it. When the broker's
 		// flow control skips those later packets (flow.go), nothing would
 		// flush it and the buffered delivery would never leave. A buffer of
-		// one byte makes every packet its own write.
+		// one byte makes Mochi hand every packet to the connection at once;
+		// the connection's outbox (outbox.go) batches them instead, and
+		// always flushes.
 		ClientNetWriteBufferSize: 1,
 	})
 	m, err := newMetrics(cfg.Registerer, b.server.Info.Clone, lim.LockedCount)

@@ -72,9 +72,16 @@ type conn struct {
 	// peerCerts returns the verified client certificate chain, if any.
 	peerCerts func() []*x509.Certificate
 	release   func()
+	out       outbox // batches writes (outbox.go)
 }
 
+// Write hands p to the connection's outbox, which writes it to the socket
+// at once or together with the packets written just before it.
+func (c *conn) Write(p []byte) (int, error) { return c.out.write(c.Conn, p) }
+
+// Close lets what is waiting in the outbox go out first (bounded).
 func (c *conn) Close() error {
+	c.out.close(c.Conn, closeFlushTimeout)
 	err := c.Conn.Close()
 	c.release()
 	return err
