@@ -73,6 +73,31 @@ type flow struct {
 	highWater int
 	windows   sync.Map     // *mqtt.Client -> *window
 	busy      atomic.Int64 // windows currently busy; 0 keeps the publish path free of lookups
+
+	roomMu sync.Mutex    // guards room
+	room   chan struct{} // closed (and replaced) when a busy window stops being busy
+}
+
+// roomSignal returns a channel that is closed the next time a busy window
+// stops being busy. A waiter takes it before checking the windows, so a
+// change between its check and its wait is not missed.
+func (f *flow) roomSignal() <-chan struct{} {
+	f.roomMu.Lock()
+	defer f.roomMu.Unlock()
+	if f.room == nil {
+		f.room = make(chan struct{})
+	}
+	return f.room
+}
+
+// signalRoom wakes every publisher waiting for room (see waitForRoom).
+func (f *flow) signalRoom() {
+	f.roomMu.Lock()
+	if f.room != nil {
+		close(f.room)
+		f.room = nil
+	}
+	f.roomMu.Unlock()
 }
 
 // window is one client's Receive Maximum window.
@@ -197,11 +222,15 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 	if len(w.backlog) == 0 {
 		w.backlog = nil // let the array go
 	}
-	if w.busy && len(w.backlog) <= f.highWater/2 {
+	freed := w.busy && len(w.backlog) <= f.highWater/2
+	if freed {
 		w.busy = false
 		f.busy.Add(-1)
 	}
 	w.mu.Unlock()
+	if freed {
+		f.signalRoom()
+	}
 	for _, b := range next {
 		_ = cl.WritePacket(b)
 	}
@@ -266,11 +295,15 @@ func (f *flow) forget(cl *mqtt.Client) {
 	if v, ok := f.windows.LoadAndDelete(cl); ok {
 		w := v.(*window)
 		w.mu.Lock()
-		if w.busy {
+		freed := w.busy
+		if freed {
 			w.busy = false
 			f.busy.Add(-1)
 		}
 		w.mu.Unlock()
+		if freed {
+			f.signalRoom()
+		}
 	}
 }
 

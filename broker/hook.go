@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"errors"
 	"strings"
 	"time"
@@ -30,14 +29,21 @@ type hook struct {
 
 func (h *hook) ID() string { return "cuttle" }
 
-func (h *hook) Provides(b byte) bool {
-	return bytes.Contains([]byte{
+// provided is the set of events the hook handles, indexed by event.
+// Mochi asks Provides for every packet and delivery, so it is a lookup.
+var provided = func() (set [256]bool) {
+	for _, ev := range []byte{
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublish, mqtt.OnPacketEncode,
 		mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnClientExpired, mqtt.OnPublishDropped,
 		mqtt.OnPacketProcessed,
-	}, []byte{b})
-}
+	} {
+		set[ev] = true
+	}
+	return set
+}()
+
+func (h *hook) Provides(b byte) bool { return provided[b] }
 
 // refusal is a CONNECT the broker turns down: the reason code sent in
 // CONNACK and the metric label.
@@ -290,27 +296,37 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 
 // waitForRoom holds a publish from anyone but a controller, for at most
 // Config.FlowWait, while the clients it goes to have long backlogs (see
-// flow.go). While no client is busy it costs one atomic load.
+// flow.go). While no client is busy it costs one atomic load. A held
+// publisher sleeps until some backlog falls below its mark (flow.roomSignal)
+// rather than polling: a thousand devices held at once would otherwise
+// wake a thousand times a millisecond.
 func (h *hook) waitForRoom(publisher *mqtt.Client, topic string) {
 	if h.b.flow.busy.Load() == 0 {
 		return
 	}
-	deadline := time.Now().Add(h.b.cfg.FlowWait)
 	subs := h.b.server.Topics.Subscribers(topic)
 	// A client's backlog drains through its own read loop, which is the
 	// one that would wait here: it must not wait for itself.
 	delete(subs.Subscriptions, publisher.ID)
-	waited := false
-	for h.busy(subs) {
-		if !waited {
-			waited = true
+	var timeout *time.Timer
+	for {
+		room := h.b.flow.roomSignal()
+		if !h.busy(subs) {
+			break
+		}
+		if timeout == nil {
+			timeout = time.NewTimer(h.b.cfg.FlowWait)
 			h.b.metrics.flowWaits.Inc()
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-room:
+		case <-timeout.C:
 			h.b.metrics.flowWaitTimeouts.Inc()
 			return
 		}
-		time.Sleep(time.Millisecond)
+	}
+	if timeout != nil {
+		timeout.Stop()
 	}
 }
 
