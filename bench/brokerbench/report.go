@@ -22,10 +22,10 @@ type report struct {
 type table [][]string
 
 func (r *report) throughputTable() table {
-	t := table{{"scenario", "broker", "sent", "delivered", "lost", "dup", "msgs/s", "p50", "p99", "queue/inflight drops, flow waits"}}
+	t := table{{"scenario", "broker", "sent", "delivered", "lost", "dup", "msgs/s", "CPU/msg", "p50", "p99", "queue/inflight drops, flow waits"}}
 	for _, res := range r.results {
 		if res.err != nil {
-			t = append(t, []string{res.scenario.String(), res.target.name, "-", "-", "-", "-", "failed", "-", "-", "-"})
+			t = append(t, []string{res.scenario.String(), res.target.name, "-", "-", "-", "-", "failed", "-", "-", "-", "-"})
 			continue
 		}
 		drops := "n/a"
@@ -36,7 +36,7 @@ func (r *report) throughputTable() table {
 			res.scenario.String(), res.target.name,
 			fmt.Sprint(res.expected - res.pubFails), fmt.Sprint(res.tally.unique),
 			lostCell(res), fmt.Sprint(res.tally.dups),
-			fmt.Sprintf("%.0f", res.rate()), fmtDur(res.tally.p50), fmtDur(res.tally.p99), drops,
+			fmt.Sprintf("%.0f", res.rate()), fmtDur(res.cpuPerMsg()), fmtDur(res.tally.p50), fmtDur(res.tally.p99), drops,
 		})
 	}
 	return t
@@ -67,7 +67,7 @@ func (r *report) connectTable() table {
 }
 
 func (r *report) ratioTable() table {
-	t := table{{"scenario", "secure msgs/s", "insecure msgs/s", "mosquitto msgs/s", "secure/insecure", "secure/mosquitto", "p99 secure / insecure / mosquitto"}}
+	t := table{{"scenario", "secure msgs/s", "insecure msgs/s", "mosquitto msgs/s", "secure/insecure", "secure/mosquitto", "CPU/msg secure / insecure / mosquitto", "CPU insecure/secure", "CPU mosquitto/secure", "p99 secure / insecure / mosquitto"}}
 	for _, sc := range scenarios {
 		by := map[string]result{}
 		for _, res := range r.results {
@@ -99,8 +99,24 @@ func (r *report) ratioTable() table {
 			}
 			return fmtDur(res.tally.p99)
 		}
+		cpu := func(res result, ok bool) string {
+			if !ok {
+				return "-"
+			}
+			return fmtDur(res.cpuPerMsg())
+		}
+		// The CPU ratios are the other way round, so that, like the rate
+		// ratios, above 1 means the secure broker is the cheaper.
+		cpuRatio := func(a, b result, okA, okB bool) string {
+			if !okA || !okB || b.cpuPerMsg() == 0 || a.cpuPerMsg() == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", float64(a.cpuPerMsg())/float64(b.cpuPerMsg()))
+		}
 		t = append(t, []string{sc.String(), rate(sec, okS), rate(ins, okI), rate(mos, okM),
 			ratio(sec, ins, okS, okI), ratio(sec, mos, okS, okM),
+			cpu(sec, okS) + " / " + cpu(ins, okI) + " / " + cpu(mos, okM),
+			cpuRatio(ins, sec, okI, okS), cpuRatio(mos, sec, okM, okS),
 			p99(sec, okS) + " / " + p99(ins, okI) + " / " + p99(mos, okM)})
 	}
 	return t
@@ -150,7 +166,7 @@ func (r *report) write(w io.Writer, markdown bool) {
 		t     table
 	}{
 		{"Throughput and end-to-end latency", r.throughputTable()},
-		{"Ratios (delivered msgs/s, same run)", r.ratioTable()},
+		{"Ratios (same run; CPU/msg is the CPU time of broker and clients together per delivered Record)", r.ratioTable()},
 		{fmt.Sprintf("Fleet connect (%d CONNECTs in flight, each followed by a SUBSCRIBE)", connectWorkers), r.connectTable()},
 		{"Memory per idle connection (broker in its own process)", r.memoryTable()},
 	}

@@ -56,6 +56,9 @@ type result struct {
 	firstErr string
 	tally    tallyResult
 	elapsed  time.Duration // first publish to last delivery
+	// cpu is the CPU time the broker and the clients used during the run
+	// (target.cpu), from the first publish until the run ended.
+	cpu time.Duration
 	// counters are the broker's own counters' increase during the run
 	// (brokerCounters); nil when the broker does not report them.
 	counters map[string]float64
@@ -71,6 +74,14 @@ func (r result) rate() float64 {
 }
 
 func (r result) lost() int { return r.expected - r.tally.unique }
+
+// cpuPerMsg is the CPU time used per delivered message, or 0.
+func (r result) cpuPerMsg() time.Duration {
+	if r.tally.unique == 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.tally.unique)
+}
 
 // tally counts one run's deliveries at the receivers: unique Records,
 // duplicates and end-to-end latencies.
@@ -325,6 +336,10 @@ func (r *runner) run(ctx context.Context, s *session, sc scenario) result {
 			}
 		})
 	}
+	var cpu0 time.Duration
+	if s.t.cpu != nil {
+		cpu0 = s.t.cpu()
+	}
 	began = time.Now()
 	close(start)
 	wg.Wait()
@@ -346,6 +361,9 @@ func (r *runner) run(ctx context.Context, s *session, sc scenario) result {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	if s.t.cpu != nil {
+		res.cpu = s.t.cpu() - cpu0
 	}
 	res.tally = tl.result()
 	if !res.tally.last.IsZero() {

@@ -35,7 +35,10 @@ type target struct {
 	// counters reads the broker's own counters (brokerCounters); nil when
 	// the broker does not report them.
 	counters func() map[string]float64
-	stop     func() error
+	// cpu returns the CPU time used so far by the broker and the clients
+	// together: this process, plus the broker's own process if it has one.
+	cpu  func() time.Duration
+	stop func() error
 }
 
 // credsEnv is an embedded NATS server holding the credential buckets, the
@@ -182,7 +185,7 @@ func startCuttle(key, name, auth string, mirror *creds.Mirror, maxPerIP int, lim
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
 	return &target{
-		key: key, name: name, addr: b.Addr("bench"), login: auth != broker.AuthAnonymous,
+		key: key, name: name, addr: b.Addr("bench"), login: auth != broker.AuthAnonymous, cpu: selfCPU,
 		counters: func() map[string]float64 {
 			out := map[string]float64{}
 			for short, metric := range brokerCounters {
@@ -322,7 +325,9 @@ func startMosquitto(path string) (*target, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return &target{key: "mosquitto", name: "mosquitto", addr: addr, stop: stop}, nil
+	pid := cmd.Process.Pid
+	cpu := func() time.Duration { return selfCPU() + procCPU(pid) }
+	return &target{key: "mosquitto", name: "mosquitto", addr: addr, cpu: cpu, stop: stop}, nil
 }
 
 func freePort() (int, error) {
