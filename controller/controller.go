@@ -21,6 +21,7 @@ import (
 	"cuttle/broker/presence"
 	"cuttle/controller/events"
 	"cuttle/controller/mqttmtp"
+	"cuttle/controller/traffic"
 	"cuttle/devices/inventory"
 )
 
@@ -42,8 +43,8 @@ var DefaultSubscriptions = []Subscription{
 
 // Config configures a Controller. Zero values mean defaults.
 type Config struct {
-	// MTP configures the MQTT connection; its Handler is set by the
-	// controller.
+	// MTP configures the MQTT connection; its Handler and Traffic are set
+	// by the controller.
 	MTP       mqttmtp.Config
 	JetStream jetstream.JetStream
 	// DevicesBucket, EventsStream and PresenceBucket name the NATS state;
@@ -55,6 +56,10 @@ type Config struct {
 	// Subscriptions are created on every device the first time it is
 	// seen; nil means DefaultSubscriptions, an empty slice none.
 	Subscriptions []Subscription
+	// TrafficRing is how many USP messages the traffic inspector keeps
+	// (controller/traffic): 0 means traffic.DefaultSize, a negative
+	// number turns the inspector off.
+	TrafficRing int
 	// RequestTimeout bounds the controller's own requests (DeviceInfo
 	// fetches, subscription set-up); default 30 s.
 	RequestTimeout time.Duration
@@ -69,6 +74,7 @@ type Controller struct {
 	mtp     *mqttmtp.Client
 	inv     *inventory.Inventory
 	events  *events.Log
+	traffic *traffic.Recorder // nil when the inspector is off
 	metrics *metrics
 
 	mu       sync.Mutex          // guards settling
@@ -112,8 +118,12 @@ func New(ctx context.Context, cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event log: %w", err)
 	}
+	if cfg.TrafficRing >= 0 {
+		c.traffic = traffic.New(traffic.Config{Size: cfg.TrafficRing})
+	}
 	mcfg := cfg.MTP
 	mcfg.Handler = c.handle
+	mcfg.Traffic = c.traffic
 	if mcfg.Logger == nil {
 		mcfg.Logger = cfg.Logger
 	}
@@ -135,6 +145,9 @@ func (c *Controller) Inventory() *inventory.Inventory { return c.inv }
 
 // Events is the event log.
 func (c *Controller) Events() *events.Log { return c.events }
+
+// Traffic is the traffic inspector's recorder, nil when it is off.
+func (c *Controller) Traffic() *traffic.Recorder { return c.traffic }
 
 // Run serves until ctx ends: the MQTT client, the inventory's watch and the
 // broker's presence feed.

@@ -59,8 +59,8 @@ func TestPermissions(t *testing.T) {
 			continue // public
 		}
 		path := replacer.Replace(rt.Path)
-		if rt.Path == "/api/v1/events/stream" {
-			path += "?type=not.a.type" // a stream would not end
+		if strings.HasSuffix(rt.Path, "/stream") {
+			path += "?not-a-parameter=1" // a stream would not end; a bad request does
 		}
 		for _, role := range auth.Roles() {
 			r := e.do(request{method: rt.Method, path: path, token: e.tokens[role]})

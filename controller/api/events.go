@@ -107,29 +107,11 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}()
 
-	infoFrom(r.Context()).setStreaming()
-	a.metrics.streams.Inc()
-	defer a.metrics.streams.Dec()
-	rc := http.NewResponseController(w)
-	// A kept-alive connection must not inherit the stream's deadline.
-	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	w.WriteHeader(http.StatusOK)
-	// A write that blocks this long means the client stopped reading.
-	writeWait := 2*a.cfg.Heartbeat + 10*time.Second
-	send := func(b []byte) error {
-		_ = rc.SetWriteDeadline(time.Now().Add(writeWait)) // unsupported by some writers; then the server's timeouts apply
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		return rc.Flush()
+	s, done, err := a.openSSE(w, r, "event")
+	if err != nil {
+		return err
 	}
-	if err := send([]byte(": cuttle event stream\nretry: 3000\n\n")); err != nil {
-		return clientGone(err)
-	}
+	defer done()
 	heartbeat := time.NewTicker(a.cfg.Heartbeat)
 	defer heartbeat.Stop()
 	for {
@@ -137,8 +119,8 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		case <-ctx.Done():
 			return nil
 		case <-heartbeat.C:
-			if err := send([]byte(": heartbeat\n\n")); err != nil {
-				return clientGone(err)
+			if err := s.heartbeat(); err != nil {
+				return err
 			}
 		case e, ok := <-feed:
 			if !ok {
@@ -148,8 +130,8 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 			if err != nil {
 				return fmt.Errorf("encoding event %d: %w", e.ID, err)
 			}
-			if err := send(fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, data)); err != nil {
-				return clientGone(err)
+			if err := s.event(strconv.FormatUint(e.ID, 10), e.Type, data); err != nil {
+				return err
 			}
 		}
 	}

@@ -69,6 +69,9 @@ type envOptions struct {
 	heartbeat time.Duration
 	// mtpTimeout bounds each USP request (default 5 s).
 	mtpTimeout time.Duration
+	// trafficRing is the controller's TrafficRing (0: the default size,
+	// negative: the inspector is off).
+	trafficRing int
 }
 
 // newEnv starts the stack; everything stops at the test's cleanup.
@@ -121,6 +124,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 			Timeout: o.mtpTimeout, ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
 		},
 		JetStream:      e.js,
+		TrafficRing:    o.trafficRing,
 		RequestTimeout: 5 * time.Second,
 		Logger:         testLogger(),
 		Registerer:     e.reg,

@@ -36,6 +36,9 @@ func (a *API) apiRoutes() []apiRoute {
 		{"GET /api/v1/events", auth.ActionRead, a.queryEvents},
 		{"GET /api/v1/events/stream", auth.ActionRead, a.streamEvents},
 
+		{"GET /api/v1/traffic", auth.ActionRead, a.queryTraffic},
+		{"GET /api/v1/traffic/stream", auth.ActionRead, a.streamTraffic},
+
 		{"POST /api/v1/credentials", auth.ActionAdmin, a.createCredential},
 		{"GET /api/v1/credentials", auth.ActionAdmin, a.listCredentials},
 		{"POST /api/v1/credentials/{username}/disable", auth.ActionAdmin, a.disableCredential},

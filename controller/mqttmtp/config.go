@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"cuttle/controller/traffic"
 )
 
 // Config configures a Client. Zero values mean the defaults filled in by
@@ -72,6 +74,11 @@ type Config struct {
 	// HandlerWorkers defaults to 4, HandlerQueue (per worker) to 1024.
 	HandlerWorkers int
 	HandlerQueue   int
+
+	// Traffic, when not nil, records every Record the client publishes
+	// and every one it receives, for the traffic inspector. Recording
+	// copies nothing and decodes nothing (see controller/traffic).
+	Traffic *traffic.Recorder
 
 	// Logger receives logs with component=mqttmtp; nil discards them.
 	Logger *slog.Logger

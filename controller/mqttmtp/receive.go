@@ -8,6 +8,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"cuttle/controller/traffic"
 	"cuttle/usp"
 	"cuttle/usp/usperr"
 )
@@ -31,6 +32,14 @@ func (c *Client) receive(p *paho.Publish, now time.Time) {
 		in.CorrelationData = p.Properties.CorrelationData
 		in.ContentType = p.Properties.ContentType
 	}
+	rec, err := usp.ParseRecord(p.Payload)
+	if c.cfg.Traffic != nil {
+		var from string
+		if rec != nil {
+			from = rec.FromID
+		}
+		c.cfg.Traffic.Record(captureOf(traffic.In, from, p, now))
+	}
 	switch in.ContentType {
 	case ContentType, contentTypeV11, "":
 		// R-MQTT.27a; a missing Content Type is tolerated because the
@@ -39,7 +48,6 @@ func (c *Client) receive(p *paho.Publish, now time.Time) {
 		c.malformed("content_type", "", fmt.Errorf("content type %q", in.ContentType), in)
 		return
 	}
-	rec, err := usp.ParseRecord(p.Payload)
 	if err != nil {
 		var from string
 		if rec != nil {

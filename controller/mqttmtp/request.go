@@ -8,6 +8,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"cuttle/controller/traffic"
 	"cuttle/usp"
 	"cuttle/usp/usperr"
 )
@@ -74,7 +75,7 @@ func (c *Client) do(ctx context.Context, eid string, req usp.Body, typ, want usp
 		return usp.Message{}, fmt.Errorf("msg_id %s is already pending", id)
 	}
 	topic := c.ReplyTopic(eid)
-	if err := l.publish(ctx, c.publishPacket(topic, l.inbox, l.qos, typ, payload, []byte(id))); err != nil {
+	if err := c.publish(ctx, l, eid, c.publishPacket(topic, l.inbox, l.qos, typ, payload, []byte(id))); err != nil {
 		if c.pending.remove(id) == nil {
 			// Completed meanwhile (answered, or failed by a lost
 			// connection): that outcome is the better one.
@@ -180,7 +181,7 @@ func (c *Client) send(ctx context.Context, eid, topic, id string, body usp.Body,
 	if err != nil {
 		return fmt.Errorf("usp %v to %s: %w", body.MsgType(), eid, err)
 	}
-	if err := l.publish(ctx, c.publishPacket(topic, l.inbox, l.qos, body.MsgType(), payload, corr)); err != nil {
+	if err := c.publish(ctx, l, eid, c.publishPacket(topic, l.inbox, l.qos, body.MsgType(), payload, corr)); err != nil {
 		return fmt.Errorf("usp %v to %s: publishing to %s: %w", body.MsgType(), eid, topic, err)
 	}
 	return nil
@@ -200,6 +201,31 @@ func (c *Client) marshal(eid, id string, body usp.Body) ([]byte, error) {
 		return nil, fmt.Errorf("encoding %v record: %w", body.MsgType(), err)
 	}
 	return b, nil
+}
+
+// publish sends p, a Record to device eid, on l, and records it for the
+// traffic inspector first: the answer can arrive before the PUBACK, and
+// the request should be listed before it.
+func (c *Client) publish(ctx context.Context, l *link, eid string, p *paho.Publish) error {
+	if c.cfg.Traffic != nil {
+		c.cfg.Traffic.Record(captureOf(traffic.Out, eid, p, time.Now()))
+	}
+	return l.publish(ctx, p)
+}
+
+// captureOf describes p for the traffic inspector; it copies no bytes.
+func captureOf(dir traffic.Direction, eid string, p *paho.Publish, at time.Time) traffic.Capture {
+	c := traffic.Capture{Time: at, Direction: dir, EndpointID: eid, Topic: p.Topic, QoS: p.QoS, Retain: p.Retain, Payload: p.Payload}
+	if pp := p.Properties; pp != nil {
+		c.ResponseTopic, c.CorrelationData, c.ContentType = pp.ResponseTopic, pp.CorrelationData, pp.ContentType
+		if len(pp.User) > 0 {
+			c.UserProperties = make([]traffic.UserProperty, len(pp.User))
+			for i, u := range pp.User {
+				c.UserProperties[i] = traffic.UserProperty{Key: u.Key, Value: u.Value}
+			}
+		}
+	}
+	return c
 }
 
 // publishPacket is a PUBLISH carrying a Record, with the properties of the

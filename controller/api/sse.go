@@ -1,0 +1,70 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// sse is one Server-Sent Events response: the events stream, the traffic
+// stream and the stats stream.
+type sse struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+	// writeWait bounds each write: one that blocks this long means the
+	// client stopped reading.
+	writeWait time.Duration
+}
+
+// openSSE starts an event stream: it marks the request as streaming (its
+// duration stays out of the latency metrics), sends the headers, a
+// comment naming the stream and the client's retry delay. Call the
+// returned func when the stream ends.
+func (a *API) openSSE(w http.ResponseWriter, r *http.Request, name string) (*sse, func(), error) {
+	infoFrom(r.Context()).setStreaming()
+	a.metrics.streams.Inc()
+	rc := http.NewResponseController(w)
+	done := func() {
+		// A kept-alive connection must not inherit the stream's deadline.
+		_ = rc.SetWriteDeadline(time.Time{})
+		a.metrics.streams.Dec()
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	s := &sse{w: w, rc: rc, writeWait: 2*a.cfg.Heartbeat + 10*time.Second}
+	if err := s.send(fmt.Appendf(nil, ": cuttle %s stream\nretry: 3000\n\n", name)); err != nil {
+		done()
+		return nil, nil, clientGone(err)
+	}
+	return s, done, nil
+}
+
+// send writes b and flushes it. Errors mean the client is gone.
+func (s *sse) send(b []byte) error {
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.writeWait)) // unsupported by some writers; then the server's timeouts apply
+	if _, err := s.w.Write(b); err != nil {
+		return clientGone(err)
+	}
+	if err := s.rc.Flush(); err != nil {
+		return clientGone(err)
+	}
+	return nil
+}
+
+// event writes one event; id may be "" (no id line). data must be one
+// line, as JSON without indentation is.
+func (s *sse) event(id, typ string, data []byte) error {
+	var b []byte
+	if id != "" {
+		b = fmt.Appendf(b, "id: %s\n", id)
+	}
+	b = fmt.Appendf(b, "event: %s\ndata: %s\n\n", typ, data)
+	return s.send(b)
+}
+
+// heartbeat writes a comment line, which keeps proxies from closing an
+// idle stream and lets the client notice a dead connection.
+func (s *sse) heartbeat() error { return s.send([]byte(": heartbeat\n\n")) }
