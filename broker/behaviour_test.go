@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"cuttle/broker/creds"
+	"cuttle/internal/testpki"
 )
 
 func TestBruteForceLockout(t *testing.T) {
@@ -34,6 +35,54 @@ func TestBruteForceLockout(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(e.b.metrics.authFailures.WithLabelValues("locked_out")); got != 1 {
 		t.Errorf("locked_out failures metric %v", got)
+	}
+}
+
+// Guessing a device's password from elsewhere locks its username, but not
+// for the address the device logged in from, nor for its certificate.
+func TestLockoutSparesTrustedSourcesAndCertificates(t *testing.T) {
+	p := newPKI(t)
+	e := startEnv(t, func(c *Config) {
+		c.Listeners = []ListenerConfig{p.listener(t, AuthCertOrPassword)}
+		c.Lockout.MaxFailures = 3
+	})
+	sec := e.addCred(creds.RoleDevice, devA, "")
+	cert := p.ca.Client(t, testpki.ClientOpts{URIs: []string{"urn:bbf:usp:id:" + devA}})
+	const home, attacker, elsewhere = "127.0.0.1", "127.0.0.2", "127.0.0.3"
+	dial := func(from string, o dialOpts) byte {
+		t.Helper()
+		o.listener, o.from = "mtls", from
+		if o.tls == nil {
+			o.tls = p.clientTLS(nil)
+		}
+		cl, code, err := e.dial(o)
+		if err != nil {
+			t.Fatalf("dial from %s: %v", from, err)
+		}
+		if cl != nil {
+			_ = cl.Disconnect(&paho.Disconnect{})
+		}
+		return code
+	}
+	if code := dial(home, dialOpts{username: devA, password: sec}); code != codeSuccess {
+		t.Fatalf("first login: 0x%02x", code)
+	}
+	for i := range 3 {
+		if code := dial(attacker, dialOpts{username: devA, password: "guess"}); code != codeBadUserPass {
+			t.Fatalf("guess %d: 0x%02x", i, code)
+		}
+	}
+	if code := dial(elsewhere, dialOpts{username: devA, password: sec}); code != codeRateExceeded {
+		t.Fatalf("the locked username from a new address: 0x%02x, want 0x9F", code)
+	}
+	if code := dial(home, dialOpts{username: devA, password: sec}); code != codeSuccess {
+		t.Fatalf("the device at its own address: 0x%02x, want success", code)
+	}
+	if code := dial(elsewhere, dialOpts{tls: p.clientTLS(&cert)}); code != codeSuccess {
+		t.Fatalf("the device's certificate from a new address: 0x%02x, want success", code)
+	}
+	if code := dial(attacker, dialOpts{tls: p.clientTLS(&cert)}); code != codeRateExceeded {
+		t.Fatalf("a certificate from the locked IP: 0x%02x, want 0x9F", code)
 	}
 }
 

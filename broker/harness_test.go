@@ -136,7 +136,8 @@ type dialOpts struct {
 	responseInfo bool
 	receiveMax   uint16
 	manualAck    bool
-	persistent   bool // CleanStart false with a one-hour session expiry
+	persistent   bool   // CleanStart false with a one-hour session expiry
+	from         string // local IP to connect from (a 127.0.0.0/8 address), if set
 }
 
 // dial connects and returns the client and the CONNACK reason code; the
@@ -149,10 +150,14 @@ func (e *env) dial(o dialOpts) (*client, byte, error) {
 	addr := e.b.Addr(o.listener)
 	var conn net.Conn
 	var err error
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	if o.from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(o.from)}
+	}
 	if o.tls != nil {
-		conn, err = tls.Dial("tcp", addr, o.tls)
+		conn, err = tls.DialWithDialer(d, "tcp", addr, o.tls)
 	} else {
-		conn, err = net.Dial("tcp", addr)
+		conn, err = d.Dial("tcp", addr)
 	}
 	if err != nil {
 		return nil, 0, err

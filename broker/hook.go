@@ -95,6 +95,14 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 			cl.Properties.Props.AssignedClientID = s.subject.EndpointID
 		}
 	}
+	if len(cl.Properties.Username) == 0 && s.username != "" {
+		// A client authenticated by certificate alone: record its identity
+		// as the session's username, which Mochi stores with a persistent
+		// session, so that after a restart the restored session is
+		// authorized from that credential (sessionOf) like a password
+		// client's, and does not refuse its messages until it reconnects.
+		cl.Properties.Username = []byte(s.username)
+	}
 	h.b.sessions.add(cl, s)
 	return nil
 }
@@ -107,26 +115,34 @@ func (h *hook) authenticate(cl *mqtt.Client, c *conn, pk packets.Packet) (*sessi
 		s.subject = acl.Subject{Role: acl.RoleLocal}
 		return s, nil
 	}
-	if allowed, _ := h.b.lockout.Check(c.ip, username); !allowed {
+	// A certificate cannot be guessed, so a client presenting one is held
+	// back only by its IP's lock: a username locked by someone guessing
+	// passwords for it does not lock out the device's certificate.
+	cert := c.clientCert()
+	lockUser := username
+	if cert != nil {
+		lockUser = ""
+	}
+	if allowed, _ := h.b.lockout.Check(c.ip, lockUser); !allowed {
 		return nil, &errLockedOut
 	}
 	var cred creds.Credential
-	if cert := c.clientCert(); cert != nil {
+	if cert != nil {
 		// The TLS handshake verified the chain against the CA; the identity
 		// in it names the credential, which gives the role and endpoint.
 		id, err := certs.Identity(cert, lc.IdentityFrom)
 		if err != nil {
-			return nil, h.fail(c, username, &errCertUnknown)
+			return nil, h.fail(c, "", &errCertUnknown)
 		}
 		if h.b.creds.IsRevoked(cert) {
-			return nil, h.fail(c, username, &errCertRevoked)
+			return nil, h.fail(c, "", &errCertRevoked)
 		}
 		if username != "" && username != id {
-			return nil, h.fail(c, username, &errEndpointMismatch)
+			return nil, h.fail(c, "", &errEndpointMismatch)
 		}
 		var found bool
 		if cred, found = h.b.creds.Lookup(id); !found {
-			return nil, h.fail(c, id, &errCertUnknown)
+			return nil, h.fail(c, "", &errCertUnknown)
 		}
 		s.username = id
 		s.certSerial, s.certFingerprint = creds.CertSpecs(cert)
@@ -148,7 +164,7 @@ func (h *hook) authenticate(cl *mqtt.Client, c *conn, pk packets.Packet) (*sessi
 		}
 	}
 	if cred.Disabled {
-		return nil, h.fail(c, s.username, &errDisabled)
+		return nil, h.fail(c, lockUser, &errDisabled)
 	}
 	h.b.lockout.Success(c.ip, s.username)
 	s.subject = acl.Subject{Role: roleOf(cred.Role), EndpointID: cred.EndpointID}
@@ -209,10 +225,11 @@ func roleOf(r creds.Role) acl.Role {
 
 // sessionOf returns cl's session. A persistent session restored from the
 // store after a restart has no connection and no session yet: messages for
-// it are authorized from its stored username's credential, so they queue
-// for the device as they did before the restart. (Sessions authenticated by
-// certificate without a username cannot be restored this way; they get
-// their messages again once they reconnect.)
+// it are authorized from its stored username's credential (for a client
+// authenticated by certificate, its certificate identity: see OnConnect),
+// so they queue for the device as they did before the restart. A
+// certificate revoked while the broker was down is refused when the device
+// reconnects; until then its session is authorized by the credential.
 func (h *hook) sessionOf(cl *mqtt.Client) *session {
 	if s := h.b.sessions.get(cl); s != nil {
 		return s

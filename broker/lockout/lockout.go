@@ -60,8 +60,12 @@ type Config struct {
 	MaxLockout time.Duration `yaml:"max_lockout"`
 	// MaxKeys caps the keys tracked per kind, IP and username (100,000).
 	// When full, the keys that have gone longest without a failure and have
-	// never been locked are forgotten first.
+	// never been locked are forgotten first. It also caps the remembered
+	// (username, IP) pairs with a recent successful login (trust.go).
 	MaxKeys int `yaml:"max_keys"`
+	// TrustFor is how long a successful login from an IP exempts that IP
+	// from its username's lock (7 days; trust.go).
+	TrustFor time.Duration `yaml:"trust_for"`
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time `yaml:"-"`
 }
@@ -77,6 +81,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"BaseLockout", int64(c.BaseLockout)},
 		{"MaxLockout", int64(c.MaxLockout)},
 		{"MaxKeys", int64(c.MaxKeys)},
+		{"TrustFor", int64(c.TrustFor)},
 	} {
 		if f.v < 0 {
 			return c, fmt.Errorf("%w: %s must not be negative", ErrInvalidConfig, f.name)
@@ -96,6 +101,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxKeys == 0 {
 		c.MaxKeys = DefaultMaxKeys
+	}
+	if c.TrustFor == 0 {
+		c.TrustFor = DefaultTrustFor
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -125,6 +133,7 @@ type Limiter struct {
 	epoch time.Time
 	ips   table
 	users table
+	trust trust // (username, IP) pairs with a recent successful login
 }
 
 // New returns a Limiter configured by cfg.
@@ -150,6 +159,7 @@ func newLimiter(cfg Config, shards int) (*Limiter, error) {
 	}
 	l.ips.init(l, KindIP, shards, seed)
 	l.users.init(l, KindUsername, shards, seed)
+	l.trust.init(shards, cfg.MaxKeys, seed)
 	return l, nil
 }
 
@@ -162,7 +172,8 @@ func (l *Limiter) at(t int64) time.Time { return l.epoch.Add(time.Duration(t)).R
 // Check reports whether a login from ip for username may go ahead; when
 // either key is locked it may not, and retryAfter says how long the longer
 // of the two locks has left. An empty username (a client that sent none)
-// means only the IP counts.
+// means only the IP counts. A username's lock does not hold back an IP it
+// logged in from successfully within TrustFor (trust.go).
 //
 // ip may be an address or host:port, such as a connection's remote address.
 // IPv6 addresses are counted per /64, the block a single subscriber is
@@ -174,15 +185,25 @@ func (l *Limiter) Check(ip, username string) (allowed bool, retryAfter time.Dura
 		wait = l.ips.check(ipKey(ip))
 	}
 	if username != "" {
-		wait = max(wait, l.users.check(userKey(username)))
+		uk := userKey(username)
+		if uw := l.users.check(uk); uw > 0 && !l.trusted(ip, uk) {
+			wait = max(wait, uw)
+		}
 	}
 	return wait == 0, time.Duration(wait)
+}
+
+// trusted reports whether the username (key uk) logged in successfully
+// from ip within TrustFor.
+func (l *Limiter) trusted(ip, uk string) bool {
+	return ip != "" && l.trust.trusted(pairKey(uk, ipKey(ip)), l.now(), int64(l.cfg.TrustFor))
 }
 
 // Failure records a failed login from ip for username and returns the locks
 // it started, for logs and metrics; usually none. A key that is already
 // locked is not counted again: the caller should not have checked a
-// password for it.
+// password for it. A failure from an IP the username logged in from
+// successfully within TrustFor counts for the IP only (trust.go).
 func (l *Limiter) Failure(ip, username string) (locked []Lock) {
 	now := l.now()
 	if ip != "" {
@@ -191,23 +212,31 @@ func (l *Limiter) Failure(ip, username string) (locked []Lock) {
 		}
 	}
 	if username != "" {
-		if lk, ok := l.users.failure(userKey(username), now); ok {
-			locked = append(locked, lk)
+		uk := userKey(username)
+		if !l.trusted(ip, uk) {
+			if lk, ok := l.users.failure(uk, now); ok {
+				locked = append(locked, lk)
+			}
 		}
 	}
 	return locked
 }
 
 // Success records a successful login from ip for username, clearing both
-// keys' failure counts. A key's history of lockouts survives until it
-// decays, so that an attacker who also holds a valid account cannot reset
-// the escalation by logging in between bursts of guesses.
+// keys' failure counts, and remembers the pair (trust.go). A key's history
+// of lockouts survives until it decays, so that an attacker who also holds
+// a valid account cannot reset the escalation by logging in between bursts
+// of guesses.
 func (l *Limiter) Success(ip, username string) {
 	if ip != "" {
 		l.ips.success(ipKey(ip))
 	}
 	if username != "" {
-		l.users.success(userKey(username))
+		uk := userKey(username)
+		l.users.success(uk)
+		if ip != "" {
+			l.trust.remember(pairKey(uk, ipKey(ip)), l.now())
+		}
 	}
 }
 
@@ -238,6 +267,7 @@ func (l *Limiter) sweep() {
 	now := l.now()
 	l.ips.sweep(now)
 	l.users.sweep(now)
+	l.trust.sweep(now, int64(l.cfg.TrustFor))
 }
 
 // lockDuration returns the length of a key's lockout after it has already

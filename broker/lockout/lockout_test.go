@@ -185,8 +185,15 @@ func TestRepeatsDecay(t *testing.T) {
 
 func TestSuccessResets(t *testing.T) {
 	l, c := newTest(t, Config{})
+	// Alice logs in from .3 and someone else from .1, which resets both
+	// of the failing keys; alice's success from .3 does not make .1 one of
+	// her trusted sources, so .1's failures still count for her.
+	success := func() {
+		l.Success("192.0.2.3", "alice")
+		l.Success("192.0.2.1", "carol")
+	}
 	fail(l, "192.0.2.1", "alice", 4)
-	l.Success("192.0.2.1", "alice")
+	success()
 	if locks := fail(l, "192.0.2.1", "alice", 4); len(locks) != 0 {
 		t.Fatalf("4 failures after a success locked %v", locks)
 	}
@@ -196,7 +203,7 @@ func TestSuccessResets(t *testing.T) {
 
 	// The lockout history survives a success, so the next lock doubles.
 	c.Advance(time.Minute)
-	l.Success("192.0.2.1", "alice")
+	success()
 	locks := fail(l, "192.0.2.1", "alice", 5)
 	if len(locks) != 2 || locks[0].Duration != 2*time.Minute {
 		t.Fatalf("locks after success = %v, want 2m", locks)
@@ -210,6 +217,66 @@ func TestSuccessResets(t *testing.T) {
 	l.Success("192.0.2.2", "bob")
 	if got := l.users.len() + l.ips.len(); got != 2 {
 		t.Errorf("tracking %d keys after success, want 2", got)
+	}
+}
+
+// A guesser cannot lock a device out: failures for its username from
+// elsewhere lock the username, but not for an IP the device logged in from
+// successfully, and failures from that IP count for the IP only.
+func TestTrustedSourceNotLockedOut(t *testing.T) {
+	l, c := newTest(t, Config{TrustFor: time.Hour})
+	const device, home, attacker, other = "os::012345-0001", "198.51.100.10", "203.0.113.66", "203.0.113.77"
+	l.Success(home, device)
+	if locks := fail(l, attacker, device, 5); len(locks) != 2 {
+		t.Fatalf("5 failures from the attacker: %v, want the IP and the username locked", locks)
+	}
+	if ok, _ := l.Check(home, device); !ok {
+		t.Fatal("the device is locked out at its own address")
+	}
+	if ok, _ := l.Check(other, device); ok {
+		t.Fatal("the locked username is let in from an unknown address")
+	}
+	if ok, _ := l.Check(attacker, "someone-else"); ok {
+		t.Fatal("the attacker's IP is not locked")
+	}
+
+	// Failures from the trusted address lock that address only.
+	locks := fail(l, home, device, 5)
+	if len(locks) != 1 || locks[0].Kind != KindIP {
+		t.Fatalf("5 failures from the trusted address: %v, want only its IP locked", locks)
+	}
+
+	// Trust ends TrustFor after the last success.
+	c.Advance(2 * time.Hour) // every lock above has ended too
+	l.Success(home, "another-user")
+	if locks := fail(l, other, device, 5); len(locks) != 2 {
+		t.Fatalf("failures after the locks ended: %v, want two locks", locks)
+	}
+	if ok, _ := l.Check(home, device); ok {
+		t.Fatal("trust outlived TrustFor")
+	}
+	l.sweep()
+	if n := l.trust.shard(pairKey(userKey(device), ipKey(home))).m; len(n) > 0 {
+		for k := range n {
+			if k == pairKey(userKey(device), ipKey(home)) {
+				t.Fatal("sweep kept an expired trusted pair")
+			}
+		}
+	}
+}
+
+// The remembered pairs are capped at MaxKeys.
+func TestTrustBounded(t *testing.T) {
+	l, _ := newTest(t, Config{MaxKeys: 50})
+	for i := range 1000 {
+		l.Success(fmt.Sprintf("10.0.%d.%d", i/250, i%250), fmt.Sprintf("user-%d", i))
+	}
+	n := 0
+	for i := range l.trust.shards {
+		n += len(l.trust.shards[i].m)
+	}
+	if n > 50 {
+		t.Fatalf("%d trusted pairs remembered, cap 50", n)
 	}
 }
 
