@@ -10,6 +10,7 @@ import (
 
 	"cuttle/broker/creds"
 	"cuttle/broker/presence"
+	"cuttle/internal/testpki"
 )
 
 // TestPersistentSessionSurvivesRestart: a QoS 1 message queued for an
@@ -49,6 +50,58 @@ func TestPersistentSessionSurvivesRestart(t *testing.T) {
 	got := dev.expect(t)
 	if string(got.Payload) != string(payload) {
 		t.Errorf("got %x", got.Payload)
+	}
+}
+
+// TestRestoredSessionAuthorized: after a restart, a device's persistent
+// session, restored from the store while the device is away, still
+// receives what its controller sends before the device is back, whether
+// the device authenticated by password or by certificate alone.
+func TestRestoredSessionAuthorized(t *testing.T) {
+	for _, byCert := range []bool{false, true} {
+		name := map[bool]string{false: "password", true: "certificate"}[byCert]
+		t.Run(name, func(t *testing.T) {
+			p := newPKI(t)
+			dir := t.TempDir()
+			e := startEnv(t, func(c *Config) {
+				c.DataDir = dir
+				c.Listeners = append(c.Listeners, p.listener(t, AuthCertOrPassword))
+			})
+			secA := e.addCred(creds.RoleDevice, devA, "")
+			secC := e.addCred(creds.RoleController, ctlC, "")
+			cert := p.ca.Client(t, testpki.ClientOpts{URIs: []string{"urn:bbf:usp:id:" + devA}})
+			opts := dialOpts{username: devA, password: secA, clientID: devA, persistent: true}
+			if byCert {
+				opts = dialOpts{listener: "mtls", tls: p.clientTLS(&cert), clientID: devA, persistent: true}
+			}
+			dev := e.mustDial(opts)
+			if code := dev.subscribe(t, "usp/v1/agent/"+devA, 1); code != codeGrantedQoS1 {
+				t.Fatalf("subscribe 0x%02x", code)
+			}
+			if err := dev.Disconnect(&paho.Disconnect{}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond) // let the store write the session
+
+			e.stop()
+			e.startBroker()
+
+			ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+			payload := record(t, ctlC, devA)
+			if code := ctl.publish(t, &paho.Publish{Topic: "usp/v1/agent/" + devA, QoS: 1, Payload: payload}); code != codeSuccess {
+				t.Fatalf("publish 0x%02x", code)
+			}
+			if byCert {
+				opts.tls = p.clientTLS(&cert)
+			}
+			dev = e.mustDial(opts)
+			if !dev.connack.SessionPresent {
+				t.Error("session not present after restart")
+			}
+			if got := dev.expect(t); string(got.Payload) != string(payload) {
+				t.Errorf("got %x", got.Payload)
+			}
+		})
 	}
 }
 
