@@ -114,6 +114,12 @@ func New(cfg Config) (*Broker, error) {
 		// the connection's outbox (outbox.go) batches them instead, and
 		// always flushes.
 		ClientNetWriteBufferSize: 1,
+		// Mochi gives every client a read buffer of this size for life.
+		// Packets larger than it are read past it, so it bounds how many
+		// small packets one read system call takes in, not their size:
+		// 1 KiB holds a burst of a few USP Records or many acks, at half
+		// the memory per idle device of Mochi's 2 KiB.
+		ClientNetReadBufferSize: 1024,
 	})
 	m, err := newMetrics(cfg.Registerer, b.server.Info.Clone, lim.LockedCount)
 	if err != nil {

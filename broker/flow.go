@@ -106,6 +106,8 @@ type window struct {
 	mu   sync.Mutex // guards held, backlog and busy
 	// held are the deliveries written and awaiting acknowledgement, by
 	// packet ID. Copies are kept because Mochi can lose its own (restore).
+	// nil while none are: a map of packets does not shrink, and an idle
+	// device should not keep one (see hold and release).
 	held map[uint16]packets.Packet
 	// backlog holds deliveries whose write was skipped, oldest first.
 	backlog []packets.Packet
@@ -122,7 +124,7 @@ func receiveMaximum(cl *mqtt.Client) int {
 // establish runs before the client is registered and can be sent anything.
 func (f *flow) establish(cl *mqtt.Client) {
 	cl.State.Inflight.ResetSendQuota(0)
-	f.windows.Store(cl, &window{size: min(receiveMaximum(cl), f.maxInflight), held: map[uint16]packets.Packet{}})
+	f.windows.Store(cl, &window{size: min(receiveMaximum(cl), f.maxInflight)})
 }
 
 // established runs once the session is in place: a resumed session brings
@@ -159,7 +161,7 @@ func (f *flow) encode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		return pk // a resend, or a backlogged delivery being written now
 	}
 	if len(w.held) < w.size {
-		w.held[pk.PacketID] = pk
+		w.hold(pk)
 		return pk
 	}
 	w.backlog = append(w.backlog, pk)
@@ -168,6 +170,14 @@ func (f *flow) encode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		f.busy.Add(1)
 	}
 	return skipped
+}
+
+// hold records pk as written and awaiting acknowledgement. w.mu is held.
+func (w *window) hold(pk packets.Packet) {
+	if w.held == nil {
+		w.held = make(map[uint16]packets.Packet, 1)
+	}
+	w.held[pk.PacketID] = pk
 }
 
 // isBusy reports whether cl's backlog is long enough that devices
@@ -208,6 +218,9 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 	var next []packets.Packet
 	w.mu.Lock()
 	delete(w.held, id)
+	if len(w.held) == 0 {
+		w.held = nil // let the map go; hold makes a new one
+	}
 	for len(w.held) < w.size && len(w.backlog) > 0 {
 		b := w.backlog[0]
 		w.backlog = w.backlog[1:]
@@ -216,7 +229,7 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 			// delivery is resent if the session resumes.
 			cl.State.Inflight.Set(b)
 		}
-		w.held[b.PacketID] = b
+		w.hold(b)
 		next = append(next, b)
 	}
 	if len(w.backlog) == 0 {
@@ -343,7 +356,7 @@ func (f *flow) overflow(cl *mqtt.Client, pk packets.Packet, maxQoS byte) {
 	w.mu.Lock()
 	now := len(w.held) < w.size
 	if now {
-		w.held[out.PacketID] = out
+		w.hold(out)
 	} else {
 		w.backlog = append(w.backlog, out)
 	}
