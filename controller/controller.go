@@ -76,6 +76,7 @@ type Controller struct {
 	events  *events.Log
 	traffic *traffic.Recorder // nil when the inspector is off
 	metrics *metrics
+	rate    notifyRate
 
 	mu       sync.Mutex          // guards settling
 	settling map[string]struct{} // devices whose subscriptions or info are being set up

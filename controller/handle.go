@@ -114,6 +114,7 @@ func (c *Controller) notify(in mqttmtp.Incoming, n *usp.Notify) {
 		e.Data = map[string]string{"oui": v.OUI, "product_class": v.ProductClass, "serial_number": v.SerialNumber}
 	}
 	c.metrics.notifications.WithLabelValues(e.Type).Inc()
+	c.rate.add(in.Received)
 	c.publish(e)
 	if then != nil {
 		then()

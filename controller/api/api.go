@@ -61,6 +61,9 @@ type Config struct {
 	// Heartbeat is how often idle event streams get a comment line;
 	// default DefaultHeartbeat.
 	Heartbeat time.Duration
+	// StatsInterval is how often the stats stream looks for changes;
+	// default DefaultStatsInterval.
+	StatsInterval time.Duration
 }
 
 // API serves the REST API. Create it with New and serve Handler.
@@ -117,6 +120,9 @@ func New(cfg Config) (*API, error) {
 	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if cfg.StatsInterval <= 0 {
+		cfg.StatsInterval = DefaultStatsInterval
 	}
 	a := &API{
 		cfg:    cfg,

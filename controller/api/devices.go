@@ -150,10 +150,3 @@ func (a *API) awaitOffline(ctx context.Context, eid string) {
 		}
 	}
 }
-
-func (a *API) stats(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r, nil); err != nil {
-		return err
-	}
-	return WriteJSON(w, http.StatusOK, a.inv.Stats())
-}

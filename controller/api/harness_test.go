@@ -65,8 +65,9 @@ type env struct {
 type envOptions struct {
 	// devices are started, and waited for until online and subscribed.
 	devices []string
-	// heartbeat is the API's SSE heartbeat.
-	heartbeat time.Duration
+	// heartbeat is the API's SSE heartbeat, statsInterval how often the
+	// stats stream looks for changes.
+	heartbeat, statsInterval time.Duration
 	// mtpTimeout bounds each USP request (default 5 s).
 	mtpTimeout time.Duration
 	// trafficRing is the controller's TrafficRing (0: the default size,
@@ -153,7 +154,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 
 	e.api, err = api.New(api.Config{
 		Controller: e.ctl, Auth: e.auth, Creds: e.creds, Logger: testLogger(),
-		Registerer: e.reg, Gatherer: e.reg, Heartbeat: o.heartbeat,
+		Registerer: e.reg, Gatherer: e.reg, Heartbeat: o.heartbeat, StatsInterval: o.statsInterval,
 	})
 	if err != nil {
 		t.Fatal(err)

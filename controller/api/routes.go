@@ -23,6 +23,7 @@ func (a *API) apiRoutes() []apiRoute {
 		{"PATCH /api/v1/devices/{id}/labels", auth.ActionManageDevices, a.patchLabels},
 		{"DELETE /api/v1/devices/{id}", auth.ActionManageDevices, a.deleteDevice},
 		{"GET /api/v1/stats", auth.ActionRead, a.stats},
+		{"GET /api/v1/stats/stream", auth.ActionRead, a.streamStats},
 
 		{"POST /api/v1/devices/{id}/get", auth.ActionRead, a.uspGet},
 		{"POST /api/v1/devices/{id}/instances", auth.ActionRead, a.uspInstances},

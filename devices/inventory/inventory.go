@@ -98,6 +98,10 @@ type Inventory struct {
 	mu  sync.RWMutex // guards idx, the pointer and everything it points to
 	idx *index
 
+	// conns counts the endpoints online in the presence bucket, kept by
+	// WatchPresence.
+	conns connections
+
 	subMu      sync.Mutex // guards subs, nextSub, queue and delivering
 	subs       []subscriber
 	nextSub    uint64

@@ -93,17 +93,28 @@ func (i *Inventory) WatchPresence(ctx context.Context, js jetstream.JetStream, b
 	}()
 
 	seed := maphash.MakeSeed()
-	apply := func(e jetstream.KeyValueEntry) {
+	// decode reads a record; ok is false for deletes and records that
+	// cannot be trusted.
+	decode := func(e jetstream.KeyValueEntry) (p presence.Presence, ok bool) {
 		if e.Operation() != jetstream.KeyValuePut {
-			return // the broker never deletes; an operator cleaning up says nothing about status
+			return p, false // the broker never deletes; an operator cleaning up says nothing about status
 		}
-		var p presence.Presence
 		if err := json.Unmarshal(e.Value(), &p); err != nil {
 			log.Warn("ignoring undecodable presence record", "key", e.Key(), "err", err)
-			return
+			return p, false
 		}
 		if eid, err := creds.DecodeKey(e.Key()); err != nil || eid != p.EndpointID {
 			log.Warn("ignoring presence record stored under another key", "key", e.Key(), "endpoint_id", p.EndpointID)
+			return p, false
+		}
+		return p, true
+	}
+	// apply counts the record with count, then queues it for its worker,
+	// which may wait: count must not.
+	apply := func(e jetstream.KeyValueEntry, count func(key string, online bool)) {
+		p, ok := decode(e)
+		count(e.Key(), ok && p.Online)
+		if !ok {
 			return
 		}
 		select {
@@ -117,10 +128,56 @@ func (i *Inventory) WatchPresence(ctx context.Context, js jetstream.JetStream, b
 		nc:      js.Conn(),
 		log:     log,
 		timeout: i.cfg.LoadTimeout,
-		load:    func() (func(jetstream.KeyValueEntry), func()) { return apply, func() {} },
-		live:    apply,
+		load: func() (func(jetstream.KeyValueEntry), func()) {
+			// A load counts afresh: connections that ended while NATS
+			// was away may have left no change to watch.
+			counted := map[string]struct{}{}
+			add := func(e jetstream.KeyValueEntry) { apply(e, func(k string, on bool) { setOnline(counted, k, on) }) }
+			return add, func() { i.conns.replace(counted) }
+		},
+		live: func(e jetstream.KeyValueEntry) { apply(e, i.conns.set) },
 	}
 	return f.run(ctx)
+}
+
+func setOnline(set map[string]struct{}, key string, online bool) {
+	if online {
+		set[key] = struct{}{}
+	} else {
+		delete(set, key)
+	}
+}
+
+// BrokerConnections is the number of endpoints, of every role, that the
+// broker(s) report online in the presence bucket, as WatchPresence last
+// saw it; 0 before it has loaded the bucket.
+func (i *Inventory) BrokerConnections() int { return i.conns.count() }
+
+// connections is the set of presence keys online.
+type connections struct {
+	mu     sync.Mutex // guards online
+	online map[string]struct{}
+}
+
+func (c *connections) replace(online map[string]struct{}) {
+	c.mu.Lock()
+	c.online = online
+	c.mu.Unlock()
+}
+
+func (c *connections) set(key string, online bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.online == nil {
+		c.online = map[string]struct{}{}
+	}
+	setOnline(c.online, key, online)
+}
+
+func (c *connections) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.online)
 }
 
 // openPresence opens the presence bucket, retrying until it succeeds or
