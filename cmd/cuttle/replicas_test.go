@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"cuttle/embednats"
+	"cuttle/internal/options"
+)
+
+// TestReplicasOnCluster runs the broker's and the controller's start-up on a
+// 3-node NATS cluster: with --replicas 3 every bucket and stream they use
+// gets 3 replicas, and a broker started later with the default (0) leaves
+// them at 3 rather than shrinking the presence bucket.
+func TestReplicasOnCluster(t *testing.T) {
+	js := startTestCluster(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	startBrokerWith := func(args ...string) {
+		t.Helper()
+		var f brokerFlags
+		set := options.New("broker", io.Discard)
+		f.define(set)
+		if err := set.Parse(append(args, "--mqtt-addr", "127.0.0.1:0", "--broker-http-addr", ""), func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		// Until the cluster has a meta leader, JetStream requests fail.
+		retryUntil(t, ctx, "broker start-up", func(ctx context.Context) error {
+			_, _, err := f.startBroker(ctx, js, log)
+			return err
+		})
+	}
+	startBrokerWith("--replicas", "3")
+	startBrokerWith() // the default must not shrink anything
+
+	var f controllerFlags
+	set := options.New("controller", io.Discard)
+	f.define(set, false)
+	if err := set.Parse([]string{"--replicas", "3", "--broker", "mqtt://127.0.0.1:1", "--controller-password", "x",
+		"--http-addr", "127.0.0.1:0", "--data", t.TempDir()}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	var run func(g *errgroup.Group, ctx context.Context)
+	retryUntil(t, ctx, "controller start-up", func(ctx context.Context) (err error) {
+		_, run, err = f.startController(ctx, js, log, io.Discard)
+		return err
+	})
+	// Run with an ended context only to close what start-up opened.
+	done, stop := context.WithCancel(ctx)
+	stop()
+	g, gctx := errgroup.WithContext(done)
+	run(g, gctx)
+	_ = g.Wait()
+
+	want := []string{"KV_cuttle-credentials", "KV_cuttle-revoked-certs", "KV_cuttle-presence",
+		"KV_cuttle-devices", "cuttle-events", "KV_cuttle-tokens", "cuttle-audit", "KV_cuttle-jobs", "KV_cuttle-job-results"}
+	for _, name := range want {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Errorf("stream %s: %v", name, err)
+			continue
+		}
+		if r := s.CachedInfo().Config.Replicas; r != 3 {
+			t.Errorf("stream %s has %d replicas, want 3", name, r)
+		}
+	}
+}
+
+func TestReplicasOutOfRange(t *testing.T) {
+	var f brokerFlags
+	set := options.New("broker", io.Discard)
+	f.define(set)
+	if err := set.Parse([]string{"--replicas", "7"}, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	// The check comes before any use of NATS.
+	_, _, err := f.startBroker(context.Background(), nil, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "replicas must be between 0 and 5") {
+		t.Fatalf("--replicas 7: %v", err)
+	}
+}
+
+// startTestCluster starts three clustered NATS servers on loopback and
+// returns JetStream through a connection to all of them.
+func startTestCluster(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	var ports []int
+	var routes string
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		ports = append(ports, p)
+		if routes != "" {
+			routes += ","
+		}
+		routes += fmt.Sprintf("nats://127.0.0.1:%d", p)
+	}
+	var urls string
+	for i, p := range ports {
+		s, err := embednats.StartCluster(embednats.Config{
+			DataDir: t.TempDir(), Port: embednats.RandomPort, ServerName: fmt.Sprintf("n%d", i+1), User: "u", Password: "p",
+		}, embednats.ClusterConfig{Name: "replicas-test", Port: p, Routes: simSplit(routes)})
+		if err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+		t.Cleanup(s.Shutdown)
+		if urls != "" {
+			urls += ","
+		}
+		urls += s.ClientURL()
+	}
+	nc, err := nats.Connect(urls, nats.UserInfo("u", "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// retryUntil calls f, each time with a 5 s deadline, until it succeeds or
+// ctx ends.
+func retryUntil(t *testing.T, ctx context.Context, what string, f func(context.Context) error) {
+	t.Helper()
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := f(actx)
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %v", what, err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
