@@ -197,10 +197,6 @@ func TestBrowser(t *testing.T) {
 
 	// 6. Watch the traffic inspector show the decoded Get.
 	b.step("6-traffic-get", 60*time.Second, func(ctx context.Context) error {
-		if err := cuttleAPI.do("GET", "/api/v1/traffic?limit=1", nil, nil); err != nil && strings.Contains(err.Error(), "404") {
-			t.Log("6-traffic-get: not run: this controller has no /api/v1/traffic yet") // TODO(console): remove once the route lands
-			return nil
-		}
 		if err := chromedp.Do(ctx,
 			chromedp.Navigate(up.url+"/#/traffic?device="+url.QueryEscape(device.EndpointID)),
 			b.waitFor(`document.querySelector('.live .badge')?.textContent === 'live'`, 20*time.Second),

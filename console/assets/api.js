@@ -75,24 +75,10 @@ export function query(o) {
   return s ? '?' + s : '';
 }
 
-// whoami says who the token belongs to and what it may do. Controllers
-// without /api/v1/whoami are probed instead: admins may list tokens, and
-// everyone else is taken for an operator (the API still refuses what the
-// role may not do).
-export async function whoami(t) {
-  try {
-    return await get('/api/v1/whoami', { token: t });
-  } catch (e) {
-    if (e.status !== 404) throw e;
-  }
-  await get('/api/v1/stats', { token: t });
-  try {
-    await get('/api/v1/tokens', { token: t });
-    return { name: 'token', role: 'admin', actions: ['read', 'operate', 'manage-devices', 'admin'] };
-  } catch (e) {
-    if (e.status !== 403) throw e;
-  }
-  return { name: 'token', role: 'operator', actions: ['read', 'operate', 'manage-devices'] };
+// whoami says who the token t belongs to and what it may do:
+// {token_id, name, role, actions, expires_at}.
+export function whoami(t) {
+  return get('/api/v1/whoami', { token: t });
 }
 
 // stream reads Server-Sent Events from path until signal aborts,

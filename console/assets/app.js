@@ -44,7 +44,7 @@ function renderNav(active) {
   replace(nav, h('ul', null, pages.filter((p) => p.title && (!p.action || can(p.action))).map((p) =>
     h('li', null, h('a', { href: `#/${p.path}`, 'aria-current': active === p.path || (active === 'device' && p.path === 'devices') || (active === 'job' && p.path === 'jobs') ? 'page' : null }, p.title)))));
   replace(who, me ? [
-    h('span', { class: 'who-name', title: me.token_id ? `token ${me.token_id}` : null }, me.name || 'signed in', ' · ', h('strong', null, me.role)),
+    h('span', { class: 'who-name', title: `token ${me.token_id}${me.expires_at ? `, expires ${new Date(me.expires_at).toLocaleString()}` : ''}` }, me.name, ' · ', h('strong', null, me.role)),
     h('button', { type: 'button', class: 'secondary small', onclick: signOut }, 'Sign out'),
   ] : []);
 }

@@ -85,6 +85,7 @@ function sparkline(points) {
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.setAttribute('class', 'spark');
+  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   const last = points[points.length - 1];
   svg.setAttribute('aria-label', `Notifications per minute over the last ${points.length} minutes; latest ${last ? last.count : 0}`);
@@ -100,5 +101,6 @@ function sparkline(points) {
     r.append(title);
     svg.append(r);
   });
-  return h('div', null, svg, h('p', { class: 'muted' }, `peak ${max === 1 && !points.some((p) => p.count) ? 0 : max} per minute, last ${points.length} minutes`));
+  const peak = Math.max(0, ...points.map((p) => p.count));
+  return h('div', null, svg, h('div', { class: 'spark-axis muted small' }, h('span', null, `${points.length} min ago`), h('span', null, `peak ${peak} per minute`), h('span', null, 'now')));
 }
