@@ -101,13 +101,13 @@ func (c *Controller) notify(in mqttmtp.Incoming, n *usp.Notify) {
 		e.Type, e.Path = events.TypeObjectDeletion, v.Path
 	case *usp.OperationComplete:
 		e.Type, e.Path = events.TypeOperationComplete, v.ObjPath+v.Command
-		e.Data = map[string]string{"command_key": v.CommandKey}
+		e.Data = map[string]string{events.DataCommandKey: v.CommandKey}
 		for k, val := range v.Output {
-			e.Data["output."+k] = val
+			e.Data[events.DataOutputPrefix+k] = val
 		}
 		if v.Err != nil {
-			e.Data["err_code"] = strconv.Itoa(int(v.Err.Code))
-			e.Data["err_msg"] = v.Err.Msg
+			e.Data[events.DataErrCode] = strconv.Itoa(int(v.Err.Code))
+			e.Data[events.DataErrMsg] = v.Err.Msg
 		}
 	case *usp.OnBoardRequest:
 		e.Type = events.TypeOnBoard

@@ -6,15 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"cuttle/controller/auth"
 	"cuttle/controller/events"
 	"cuttle/usp"
 	"cuttle/usp/path"
-	"cuttle/usp/usperr"
 )
 
 // Bounds of an Operate's wait for asynchronous commands to complete.
@@ -106,18 +103,17 @@ func (a *API) uspOperate(w http.ResponseWriter, r *http.Request) error {
 
 	// Follow the device's completions before the command starts, so that
 	// none is missed however fast it ends.
-	var feed <-chan events.Event
+	var comps *events.Completions
 	if req.Wait {
 		ctx, cancel := context.WithCancel(r.Context())
-		feed, err = a.events.Subscribe(ctx, events.Filter{EndpointID: d.EndpointID, Types: []string{events.TypeOperationComplete}})
+		comps, err = a.events.FollowCompletions(ctx, d.EndpointID, key)
 		if err != nil {
 			cancel()
 			return fmt.Errorf("following OperationComplete events: %w", err)
 		}
 		defer func() {
 			cancel()
-			for range feed { // the feed's goroutine ends once it is closed
-			}
+			<-comps.Done()
 		}()
 	}
 	resp, err := a.mtp.Operate(r.Context(), d.EndpointID, usp.NewOperate(req.Command, key, true, req.InputArgs))
@@ -143,7 +139,7 @@ func (a *API) uspOperate(w http.ResponseWriter, r *http.Request) error {
 		out.Results = append(out.Results, or)
 	}
 	if waiting > 0 {
-		if err := awaitCompletions(r.Context(), feed, out.Results, key, timeout); err != nil {
+		if err := awaitCompletions(r.Context(), comps, d.EndpointID, out.Results, timeout); err != nil {
 			return err
 		}
 	}
@@ -151,61 +147,33 @@ func (a *API) uspOperate(w http.ResponseWriter, r *http.Request) error {
 }
 
 // awaitCompletions fills in the pending results from the OperationComplete
-// events that match their command path and key, until all have one or the
-// timeout passes. It fails only if the client goes away.
-func awaitCompletions(ctx context.Context, feed <-chan events.Event, results []operateResult, key string, timeout time.Duration) error {
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	waiting := 0
-	for _, res := range results {
-		if res.Status == OpPending {
-			waiting++
+// events of their commands, until all have one or the timeout passes. It
+// fails only if the client goes away.
+func awaitCompletions(ctx context.Context, comps *events.Completions, eid string, results []operateResult, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for i := range results {
+		res := &results[i]
+		if res.Status != OpPending {
+			continue
 		}
-	}
-	for waiting > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-timer.C:
-			return nil
-		case e, ok := <-feed:
-			if !ok {
-				return ctx.Err()
-			}
-			if e.Data["command_key"] != key {
-				continue
-			}
-			for i := range results {
-				res := &results[i]
-				if res.Status == OpPending && res.Command == e.Path {
-					complete(res, e)
-					waiting--
-					break
-				}
-			}
+		c, err := comps.Wait(wctx, eid, res.Command)
+		if err != nil {
+			return ctx.Err() // nil when only the timeout passed: the rest stay pending
 		}
+		complete(res, c)
 	}
 	return nil
 }
 
-// complete records an OperationComplete event (see controller's notify:
-// output arguments under "output.", a failure as err_code and err_msg) in
-// res.
-func complete(res *operateResult, e events.Event) {
-	res.Completion = &completion{EventID: e.ID, Time: e.Time}
-	if code, ok := e.Data["err_code"]; ok {
-		n, _ := strconv.ParseUint(code, 10, 32)
-		res.Status = OpFailed
-		res.Error = uspErr(&usperr.Error{Code: usperr.Code(n), Msg: e.Data["err_msg"]})
+// complete records a command's completion in res.
+func complete(res *operateResult, c events.Completion) {
+	res.Completion = &completion{EventID: c.Event.ID, Time: c.Event.Time}
+	if c.Err != nil {
+		res.Status, res.Error = OpFailed, uspErr(c.Err)
 		return
 	}
-	res.Status = OpCompleted
-	res.Output = map[string]string{}
-	for k, v := range e.Data {
-		if name, ok := strings.CutPrefix(k, "output."); ok {
-			res.Output[name] = v
-		}
-	}
+	res.Status, res.Output = OpCompleted, c.Output
 }
 
 // newCommandKey makes a key that identifies one Operate's completions.

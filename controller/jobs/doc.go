@@ -23,6 +23,21 @@
 //   - canceled: an operator canceled it; in-flight requests were abandoned
 //     and every device without a result got a "canceled" one.
 //
+// # Asynchronous commands
+//
+// An operate job waits for each device's asynchronous commands (a firmware
+// Download(), say) to finish, as the per-device API's operate does with
+// "wait": the runner follows the OperationComplete events of the job's
+// command key (events.Completions; the key defaults to
+// "cuttle-job-<job ID>") from before the first Operate is sent, and a
+// device's result is written once its commands completed (ok), one failed
+// (usp_error) or OperateRequest.CompletionTimeout passed (timeout; the
+// command shows as pending in the response). A device waiting for its
+// completion holds one of the job's Concurrency slots, which bounds how
+// many devices run the command at once, but none of the replica's Workers.
+// A job resumed after a restart sends the Operate again to devices that
+// had no result yet.
+//
 // # Storage
 //
 // Job records are JSON in the KV bucket "cuttle-jobs" under the job's ID.

@@ -19,6 +19,7 @@ import (
 	"cuttle/devices/inventory"
 	"cuttle/internal/natstest"
 	"cuttle/simulator/fleet"
+	"cuttle/simulator/profile"
 	"cuttle/usp"
 )
 
@@ -39,6 +40,8 @@ type stack struct {
 	// settled is the share of online devices waitStatus wants described;
 	// zero means all.
 	settled float64
+	// profile is the devices' profile; nil means the fleet's default.
+	profile *profile.Profile
 	// stopController stops the controller startStack started.
 	stopController func()
 
@@ -155,7 +158,7 @@ func (s *stack) startFleet(eids []string) (stop func()) {
 	for _, eid := range eids {
 		devs = append(devs, fleet.DeviceConfig{EndpointID: eid, Secret: s.secrets[eid]})
 	}
-	f, err := fleet.New(fleet.Config{Brokers: []string{s.url}, Devices: devs, Rate: 2000,
+	f, err := fleet.New(fleet.Config{Brokers: []string{s.url}, Devices: devs, Rate: 2000, Profile: s.profile,
 		BootDelay: 200 * time.Millisecond, TickInterval: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"cuttle/controller/events"
 	"cuttle/controller/mqttmtp"
 	"cuttle/devices/inventory"
 	"cuttle/usp"
@@ -36,9 +37,16 @@ type Inventory interface {
 	Query(q inventory.Query) (inventory.Page, error)
 }
 
+// CompletionSource follows the OperationComplete events of the commands
+// run with a command key; the event log (controller.Events()) is one.
+type CompletionSource interface {
+	FollowCompletions(ctx context.Context, endpointID, commandKey string) (*events.Completions, error)
+}
+
 var (
-	_ USPClient = (*mqttmtp.Client)(nil)
-	_ Inventory = (*inventory.Inventory)(nil)
+	_ USPClient        = (*mqttmtp.Client)(nil)
+	_ Inventory        = (*inventory.Inventory)(nil)
+	_ CompletionSource = (*events.Log)(nil)
 )
 
 // Config configures a Manager. JetStream, USP and Inventory are required;
@@ -49,6 +57,10 @@ type Config struct {
 	USP USPClient
 	// Inventory is the device inventory (controller.Inventory()).
 	Inventory Inventory
+	// Completions lets operate jobs wait for the OperationComplete of
+	// asynchronous commands (controller.Events()); without it they
+	// record such commands as started.
+	Completions CompletionSource
 	// JobsBucket and ResultsBucket name the KV buckets; default
 	// "cuttle-jobs" and "cuttle-job-results".
 	JobsBucket, ResultsBucket string
@@ -229,7 +241,11 @@ func (m *Manager) Create(ctx context.Context, spec Spec, createdBy string) (Job,
 	}
 	now := m.now().UTC()
 	spec.Devices = nil
-	j := Job{ID: newID(now), Spec: spec, State: StatePending, Created: now, CreatedBy: createdBy, Total: len(devices), Counts: map[string]int{}}
+	id := newID(now)
+	if err := spec.setCommandKey("cuttle-job-" + id); err != nil {
+		return Job{}, err
+	}
+	j := Job{ID: id, Spec: spec, State: StatePending, Created: now, CreatedBy: createdBy, Total: len(devices), Counts: map[string]int{}}
 	if err := m.store.createJob(ctx, j, devices); err != nil {
 		return Job{}, err
 	}

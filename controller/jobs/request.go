@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"cuttle/usp"
 	"cuttle/usp/path"
@@ -59,13 +60,18 @@ type (
 		Paths        []string `json:"paths"`
 	}
 	// OperateRequest runs a command:
-	// {"command": "Device.Reboot()", "command_key": "...", "input_args": {...}}.
-	// A job records the OperateResp; it does not wait for the
-	// OperationComplete of asynchronous commands.
+	// {"command": "Device.Reboot()", "command_key": "...", "input_args": {...},
+	// "completion_timeout": "10m"}. A job waits for the OperationComplete
+	// of each device's asynchronous commands, up to CompletionTimeout
+	// after the device's answer (default DefaultCompletionTimeout), when
+	// the Manager has Config.Completions; a CommandKey is then made up
+	// when none is given ("cuttle-job-<job ID>"), since completions are
+	// matched by it.
 	OperateRequest struct {
-		Command    string            `json:"command"`
-		CommandKey string            `json:"command_key,omitempty"`
-		InputArgs  map[string]string `json:"input_args,omitempty"`
+		Command           string            `json:"command"`
+		CommandKey        string            `json:"command_key,omitempty"`
+		InputArgs         map[string]string `json:"input_args,omitempty"`
+		CompletionTimeout Duration          `json:"completion_timeout,omitempty"`
 	}
 	// InstancesRequest lists instances: {"paths": [...], "first_level_only": false}.
 	InstancesRequest struct {
@@ -222,7 +228,25 @@ func (r *OperateRequest) Build() (usp.Body, error) {
 			c.add("input_args."+name, "not an argument name (such as URL or TimeWindow.1.Start)")
 		}
 	}
+	if r.CompletionTimeout < 0 || r.CompletionTimeout > Duration(MaxCompletionTimeout) {
+		c.add("completion_timeout", "must be between 0 (the default, %s) and %s", DefaultCompletionTimeout, MaxCompletionTimeout)
+	}
 	return usp.NewOperate(r.Command, r.CommandKey, true, r.InputArgs), c.err()
+}
+
+// Bounds of how long an operate job waits for a device's asynchronous
+// commands to complete.
+const (
+	DefaultCompletionTimeout = 10 * time.Minute
+	MaxCompletionTimeout     = 24 * time.Hour
+)
+
+// completionTimeout is how long to wait for completions.
+func (r *OperateRequest) completionTimeout() time.Duration {
+	if r.CompletionTimeout == 0 {
+		return DefaultCompletionTimeout
+	}
+	return time.Duration(r.CompletionTimeout)
 }
 
 // Build implements Request.

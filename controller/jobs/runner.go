@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"cuttle/controller/events"
 	"cuttle/controller/mqttmtp"
 	"cuttle/devices/inventory"
 	"cuttle/usp"
@@ -22,6 +23,7 @@ var (
 	errCanceled = errors.New("job canceled")
 	errShutdown = errors.New("job manager stopping")
 	errStore    = errors.New("results cannot be stored")
+	errFollow   = errors.New("OperationComplete events cannot be followed")
 )
 
 // Bounds of the runner's own NATS writes.
@@ -54,6 +56,13 @@ type runner struct {
 	grace   *time.Timer // the pending stopOps of a shutdown
 
 	leaseRev atomic.Uint64
+
+	// comps follows the completions of an operate job's asynchronous
+	// commands, for up to compTimeout each; nil for other jobs, or
+	// without Config.Completions.
+	comps       *events.Completions
+	compTimeout time.Duration
+	commandKey  string
 
 	// mu guards the fields below, which load sets before any other
 	// goroutine uses them.
@@ -130,7 +139,13 @@ func (r *runner) run() {
 	devices, body, ok := r.load()
 	if ok {
 		bg.Go(func() { r.flushLoop(bgStop) })
-		r.work(devices, body)
+		if stopFollowing, err := r.followCompletions(); err != nil {
+			r.log.Warn("cannot follow OperationComplete events; leaving the job for later", "err", err)
+			r.abort(errFollow)
+		} else {
+			r.work(devices, body)
+			stopFollowing()
+		}
 	}
 	close(bgStop)
 	bg.Wait()
@@ -139,6 +154,33 @@ func (r *runner) run() {
 		return
 	}
 	r.finish(devices)
+}
+
+// followCompletions starts following the completions of an operate
+// job's asynchronous commands, before any is sent; stop ends it.
+func (r *runner) followCompletions() (stop func(), err error) {
+	r.mu.Lock()
+	spec := r.job.Spec
+	r.mu.Unlock()
+	if spec.Operation != OpOperate || r.m.cfg.Completions == nil {
+		return func() {}, nil
+	}
+	req, err := decodeRequest(spec.Operation, spec.Request)
+	if err != nil {
+		return nil, err
+	}
+	op := req.(*OperateRequest)
+	ctx, cancel := context.WithCancel(r.ops)
+	comps, err := r.m.cfg.Completions.FollowCompletions(ctx, "", op.CommandKey)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	r.comps, r.compTimeout, r.commandKey = comps, op.completionTimeout(), op.CommandKey
+	return func() {
+		cancel()
+		<-comps.Done()
+	}, nil
 }
 
 // load reads the job, its devices and the results already stored, and
@@ -226,8 +268,11 @@ func (r *runner) work(devices []string, body usp.Body) {
 				case <-r.dispatch.Done():
 					return
 				}
-				res, keep := r.one(todo[i], body, spec)
-				<-r.m.slots
+				res, async, keep := r.one(todo[i], body, spec)
+				<-r.m.slots // waiting for completions takes no request slot
+				if keep && async != nil {
+					res, keep = r.awaitCompletions(res, async)
+				}
 				if keep {
 					r.record(res)
 				}
@@ -239,15 +284,36 @@ func (r *runner) work(devices []string, body usp.Body) {
 
 // one sends the request to one device and returns its result, and false
 // when the result must not be recorded because the runner stopped while
-// the request was out (the next runner redoes it).
-func (r *runner) one(eid string, body usp.Body, spec Spec) (Result, bool) {
+// the request was out (the next runner redoes it). An Operate answer with
+// asynchronous commands to wait for comes back as async, the result to be
+// completed by awaitCompletions.
+func (r *runner) one(eid string, body usp.Body, spec Spec) (Result, *usp.OperateResp, bool) {
+	res, msg, keep := r.send(eid, body, spec)
+	if resp, ok := msg.(*usp.OperateResp); ok && keep && res.Status == StatusOK && r.comps != nil && hasAsync(resp) {
+		return res, resp, true
+	}
+	return res, nil, keep
+}
+
+func hasAsync(resp *usp.OperateResp) bool {
+	for _, res := range resp.Results {
+		if res.Err == nil && res.Async() {
+			return true
+		}
+	}
+	return false
+}
+
+// send sends the request to one device and returns its result and the
+// body of its answer, if any.
+func (r *runner) send(eid string, body usp.Body, spec Spec) (Result, usp.Body, bool) {
 	res := Result{EndpointID: eid, Started: r.m.now().UTC()}
 	if spec.OnlineOnly {
 		d, ok := r.m.cfg.Inventory.Get(eid)
 		if !ok || d.Status != inventory.StatusOnline {
 			res.Status, res.Finished = StatusSkipped, res.Started
 			res.Error = &ErrorInfo{Message: "not reached: " + offlineReason(d, ok)}
-			return res, true
+			return res, nil, true
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.ops, time.Duration(spec.Timeout))
@@ -256,15 +322,15 @@ func (r *runner) one(eid string, body usp.Body, spec Spec) (Result, bool) {
 	res.Finished = r.m.now().UTC()
 	if err == nil {
 		r.answered(&res, body, msg.Body)
-		return res, true
+		return res, msg.Body, true
 	}
 	if r.ops.Err() != nil || errors.Is(err, mqttmtp.ErrClosed) {
 		if context.Cause(r.dispatch) == errCanceled {
 			res.Status, res.Error = StatusCanceled, &ErrorInfo{Message: "not reached: the job was canceled"}
-			return res, true
+			return res, nil, true
 		}
 		r.abort(errShutdown) // the controller is going away, or this runner is
-		return res, false
+		return res, nil, false
 	}
 	var uerr *usperr.Error
 	switch {
@@ -284,7 +350,7 @@ func (r *runner) one(eid string, body usp.Body, spec Spec) (Result, bool) {
 	default:
 		res.Status, res.Error = StatusError, &ErrorInfo{Message: err.Error()}
 	}
-	return res, true
+	return res, nil, true
 }
 
 func offlineReason(d inventory.Device, known bool) string {

@@ -202,6 +202,27 @@ func (s *Spec) prepare() (usp.Body, error) {
 	return body, f.err()
 }
 
+// setCommandKey gives an operate request without a command key this one,
+// by which the job matches the commands' completions.
+func (s *Spec) setCommandKey(key string) error {
+	if s.Operation != OpOperate {
+		return nil
+	}
+	req, err := decodeRequest(s.Operation, s.Request)
+	if err != nil {
+		return err
+	}
+	op := req.(*OperateRequest)
+	if op.CommandKey != "" {
+		return nil
+	}
+	op.CommandKey = key
+	if s.Request, err = json.Marshal(op); err != nil {
+		return fmt.Errorf("encoding the operate request: %w", err)
+	}
+	return nil
+}
+
 // body decodes and checks the request and builds it.
 func (s *Spec) body() (usp.Body, error) {
 	req, err := decodeRequest(s.Operation, s.Request)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"cuttle/controller/uspjson"
 	"cuttle/usp"
@@ -37,7 +38,10 @@ func nonNilSlice[T any](s []T) []T { return uspjson.NonNilSlice(s) }
 const (
 	opCompleted = "completed"
 	opFailed    = "failed"
-	opStarted   = "started"
+	// opStarted: asynchronous, and not waited for.
+	opStarted = "started"
+	// opPending: asynchronous, and not complete when the wait ended.
+	opPending = "pending"
 )
 
 type operateResponse struct {
@@ -51,6 +55,14 @@ type operateResult struct {
 	RequestPath string            `json:"request_path,omitempty"`
 	Output      map[string]string `json:"output"`
 	Error       *USPError         `json:"error"`
+	// Completion is the OperationComplete event that ended an
+	// asynchronous command.
+	Completion *completion `json:"completion,omitempty"`
+}
+
+type completion struct {
+	EventID uint64    `json:"event_id"`
+	Time    time.Time `json:"time"`
 }
 
 func operateJSON(key string, r *usp.OperateResp) operateResponse {

@@ -1,0 +1,77 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"cuttle/controller/events"
+	"cuttle/usp"
+)
+
+// awaitCompletions waits, up to the job's completion timeout, for the
+// OperationComplete of each asynchronous command in a device's answer,
+// and completes the device's result: ok when every command completed,
+// usp_error when one failed, timeout when one is still pending. It
+// returns false when the runner stopped meanwhile for another reason than
+// a cancel: the next runner redoes the device.
+func (r *runner) awaitCompletions(res Result, resp *usp.OperateResp) (Result, bool) {
+	out := operateJSON(r.commandKey, resp)
+	ctx, cancel := context.WithTimeout(r.ops, r.compTimeout)
+	defer cancel()
+	pending := 0
+	for i := range out.Results {
+		or := &out.Results[i]
+		if or.Status != opStarted {
+			continue
+		}
+		or.Status = opPending
+		c, err := r.comps.Wait(ctx, res.EndpointID, or.Command)
+		if err != nil {
+			pending++
+			continue
+		}
+		completeResult(or, c)
+	}
+	res.Finished = r.m.now().UTC()
+	if pending > 0 && r.ops.Err() != nil {
+		if context.Cause(r.dispatch) != errCanceled {
+			return res, false
+		}
+		res.Status, res.Error = StatusCanceled, &ErrorInfo{Message: "the job was canceled before the command completed"}
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		res.Status, res.Error = StatusError, &ErrorInfo{Message: err.Error()}
+		return res, true
+	}
+	res.Response, res.Truncated = b, false
+	if len(b) > r.m.cfg.MaxResultBytes {
+		res.Response, res.Truncated = nil, true
+	}
+	if res.Status == StatusCanceled {
+		return res, true
+	}
+	for _, or := range out.Results {
+		if or.Status == opFailed && or.Error != nil {
+			res.Status = StatusUSPError
+			res.Error = &ErrorInfo{Code: or.Error.Code, Name: or.Error.Name, Message: or.Error.Message, Path: or.Command}
+			return res, true
+		}
+	}
+	if pending > 0 {
+		res.Status = StatusTimeout
+		res.Error = &ErrorInfo{Message: fmt.Sprintf("%d command(s) did not complete within %s", pending, r.compTimeout)}
+	}
+	return res, true
+}
+
+// completeResult records a command's completion in or.
+func completeResult(or *operateResult, c events.Completion) {
+	or.Completion = &completion{EventID: c.Event.ID, Time: c.Event.Time}
+	if c.Err != nil {
+		or.Status, or.Error = opFailed, uspErr(c.Err)
+		return
+	}
+	or.Status, or.Output = opCompleted, c.Output
+}
