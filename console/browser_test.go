@@ -208,7 +208,11 @@ func TestBrowser(t *testing.T) {
 			return err
 		}
 		return chromedp.Do(ctx,
-			b.waitFor(`document.querySelector('tr.msgrow[data-type="GET"]')`, 20*time.Second),
+			b.waitFor(`document.querySelector('tr.msgrow[data-type="GET"]') && document.querySelector('tr.msgrow[data-type="GET_RESP"]')`, 20*time.Second),
+			// "Show only" narrows the list to the responses, then to everything again.
+			chromedp.SendKeys(chromedp.CSS(`input[name="only"]`), "get_resp"),
+			b.waitFor(`(rows => rows.length > 0 && rows.every(r => r.dataset.type === 'GET_RESP'))([...document.querySelectorAll('tr.msgrow')].filter(r => !r.hidden))`, 5*time.Second),
+			chromedp.Evaluate[chromedp.Void](`(i => { i.value = ''; i.dispatchEvent(new Event('input')); })(document.querySelector('input[name="only"]')); 0`),
 			chromedp.Click(chromedp.CSS(`tr.msgrow[data-type="GET"]`), chromedp.NodeVisible),
 			b.waitFor(fmt.Sprintf(`document.querySelector('pre.msg')?.textContent.includes('%s') && document.querySelector('pre.record')?.textContent.includes('to_id')`, path), 10*time.Second),
 		)

@@ -11,7 +11,8 @@ export async function render(main, ctx) {
   const pause = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false' }, 'Pause');
   const clear = h('button', { type: 'button', class: 'secondary small' }, 'Clear');
   const state = h('span', { class: 'live' }, 'connecting…');
-  const form = h('form', { class: 'filters', role: 'search' }, field('Device (endpoint ID)', input),
+  const only = h('input', { type: 'search', name: 'only', spellcheck: 'false', placeholder: 'GET, NOTIFY, msg ID…' });
+  const form = h('form', { class: 'filters', role: 'search' }, field('Device (endpoint ID)', input), field('Show only', only),
     h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Watch'), pause, clear));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.navigate('#/traffic' + api.query({ device: input.value.trim() })); });
   const rows = h('tbody');
@@ -31,6 +32,14 @@ export async function render(main, ctx) {
     if (!paused) { held.splice(0).forEach(add); }
   });
   clear.addEventListener('click', () => { replace(rows); showDetail(null); });
+
+  // "Show only" hides rows whose message type, record type and message ID
+  // all miss the text; it applies to rows as they arrive, too.
+  const matches = (tr) => {
+    const f = only.value.trim().toLowerCase();
+    return !f || tr.dataset.search.includes(f);
+  };
+  only.addEventListener('input', () => { for (const tr of rows.children) if (tr.dataset.search !== undefined) tr.hidden = !matches(tr); });
 
   let selected = null;
   function showDetail(m) {
@@ -54,7 +63,8 @@ export async function render(main, ctx) {
   }
 
   function add(m) {
-    const tr = h('tr', { tabindex: '0', class: 'msgrow', dataset: { id: m.id, type: m.msg_type || '' } },
+    const search = [m.msg_type, m.record_type, m.msg_id, m.endpoint_id].join(' ').toLowerCase();
+    const tr = h('tr', { tabindex: '0', class: 'msgrow', dataset: { id: m.id, type: m.msg_type || '', search } },
       h('td', null, new Date(m.time).toLocaleTimeString()),
       h('td', null, h('span', { class: `dir ${m.direction}`, title: m.direction === 'out' ? 'controller to device' : 'device to controller' }, m.direction === 'out' ? '→ out' : '← in')),
       h('td', null, m.endpoint_id),
@@ -70,9 +80,11 @@ export async function render(main, ctx) {
     tr.addEventListener('click', choose);
     tr.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); choose(); }
-      if (e.key === 'ArrowDown') { e.preventDefault(); tr.previousElementSibling?.focus(); }
-      if (e.key === 'ArrowUp') { e.preventDefault(); tr.nextElementSibling?.focus(); }
+      const step = (next) => { let r = next(tr); while (r && r.hidden) r = next(r); r?.focus(); };
+      if (e.key === 'ArrowDown') { e.preventDefault(); step((r) => r.nextElementSibling); }
+      if (e.key === 'ArrowUp') { e.preventDefault(); step((r) => r.previousElementSibling); }
     });
+    tr.hidden = !matches(tr);
     rows.prepend(tr);
     while (rows.children.length > MAX_ROWS) rows.lastChild.remove();
   }
