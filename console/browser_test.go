@@ -76,6 +76,11 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('[data-stat="Online"] .card-value')?.textContent === '20'`, 45*time.Second),
 			b.waitFor(`document.querySelectorAll('.bars li').length >= 2 && document.querySelector('.who strong')?.textContent === 'admin'`, 10*time.Second),
+			// Live over /api/v1/stats/stream; the broker counts the 20
+			// devices and the controller.
+			b.waitFor(`document.querySelector('.live .badge')?.textContent === 'live'`, 20*time.Second),
+			b.waitFor(`Number(document.querySelector('[data-stat="Broker connections"] .card-value')?.textContent) >= 21`, 20*time.Second),
+			b.waitFor(`document.querySelectorAll('svg.spark rect').length === 15`, 10*time.Second),
 		)
 	})
 
@@ -225,6 +230,8 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#nav a[href="#/dashboard"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('[data-stat="Online"] .card-value')?.textContent === '20'`, 30*time.Second),
 			b.waitFor(`document.querySelectorAll('ol[aria-label="Recent events"] li').length >= 2`, 20*time.Second),
+			// The reboot's Boot! is a notification of the last minute.
+			b.waitFor(`Number(document.querySelector('[data-stat="Notifications / min"] .card-value')?.textContent) >= 1`, 20*time.Second),
 			chromedp.Evaluate[chromedp.Void](`document.getElementById('flash').replaceChildren(); 0`), // for the picture
 		)
 	})

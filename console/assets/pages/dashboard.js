@@ -23,12 +23,12 @@ export async function render(main, ctx) {
       card('Online', s.online, 'online', '#/devices?status=online'),
       card('Offline', s.offline, 'offline', '#/devices?status=offline'),
       card('Devices', s.total, '', '#/devices'),
-      card('Notifications / min', s.notifications_per_minute ?? '–'),
-      card('Broker connections', s.broker_connections ?? '–'),
-      card('Pending requests', s.pending_requests ?? '–'));
+      card('Notifications / min', s.notifications_per_minute),
+      card('Broker connections', s.broker_connections),
+      card('Pending requests', s.pending_requests));
     replace(models, bars(s.by_model, { label: 'Devices by model', href: (m) => '#/devices' + api.query({ model: m }) }));
     replace(versions, bars(s.by_software_version, { label: 'Devices by software version', href: (v) => '#/devices' + api.query({ software_version: v }) }));
-    replace(notif, s.notifications_by_minute ? sparkline(s.notifications_by_minute) : h('p', { class: 'muted' }, 'This controller does not report notification rates.'));
+    replace(notif, sparkline(s.notifications_by_minute || []));
   };
   show(await api.get('/api/v1/stats', { signal: ctx.signal }));
 
@@ -38,7 +38,6 @@ export async function render(main, ctx) {
     onState: (st) => {
       if (st === 'open') replace(live, badge('live', 'online'));
       else if (st === 'retry') replace(live, badge('reconnecting', 'warn'));
-      else if (st.status === 404) { replace(live, badge('polling', 'warn')); poll(ctx, show); }
       else replace(live, errorBox(st));
     },
   });
@@ -54,14 +53,6 @@ export async function render(main, ctx) {
       while (events.children.length > 15) events.lastChild.remove();
     },
   });
-}
-
-async function poll(ctx, show) {
-  while (!ctx.signal.aborted) {
-    await api.sleep(5000, ctx.signal);
-    if (ctx.signal.aborted) return;
-    try { show(await api.get('/api/v1/stats', { signal: ctx.signal })); } catch { /* next round */ }
-  }
 }
 
 function card(label, value, kind = '', href) {

@@ -58,11 +58,13 @@ async function newJob(main, ctx) {
   const params = h('textarea', { name: 'params', rows: 3, spellcheck: 'false', placeholder: 'SSID=guest' });
   const command = h('input', { type: 'text', name: 'command', spellcheck: 'false', value: 'Device.Reboot()' });
   const args = h('textarea', { name: 'args', rows: 2, spellcheck: 'false', placeholder: 'Name=value, one a line' });
+  const completion = h('input', { type: 'text', name: 'completion_timeout', spellcheck: 'false', placeholder: '10m' });
   const opFields = {
     get: [field('Paths', paths, 'One a line.')], instances: [field('Paths', paths, 'One a line.')], delete: [field('Paths', paths, 'One a line.')],
     set: [field('Object path', objPath), field('Parameters', params, 'Name=value, one a line.')],
     add: [field('Table path', objPath, 'e.g. Device.LocalAgent.Subscription.'), field('Parameters', params, 'Name=value, one a line.')],
-    operate: [field('Command', command), field('Input arguments', args)],
+    operate: [field('Command', command), field('Input arguments', args),
+      field('Completion timeout', completion, 'How long an asynchronous command may take to report completion; default 10m.')],
     'supported-protocol': [],
   };
   const opBox = h('div', { class: 'stack' });
@@ -100,7 +102,10 @@ async function newJob(main, ctx) {
       switch (op.value) {
         case 'get': case 'instances': case 'delete': spec.request = { paths: lines(paths.value) }; break;
         case 'set': case 'add': spec.request = { objects: [{ path: objPath.value.trim(), params: keyValues(params.value, 'Parameters') }] }; break;
-        case 'operate': spec.request = { command: command.value.trim(), input_args: keyValues(args.value, 'Input arguments') }; break;
+        case 'operate':
+          spec.request = { command: command.value.trim(), input_args: keyValues(args.value, 'Input arguments') };
+          if (completion.value.trim()) spec.request.completion_timeout = completion.value.trim();
+          break;
         default: spec.request = {};
       }
       if (devices.length) spec.devices = devices;
