@@ -9,7 +9,8 @@
 #   3. a Get on one device, then a bulk job over every online device;
 #   4. with one NATS node stopped, the buckets keep a leader and two current
 #      replicas, and provisioning (`cuttle creds add`) and a Get still work;
-#   5. after a broker restart every device of both groups comes back online.
+#   5. a renewed broker certificate is served without a restart;
+#   6. after a broker restart every device of both groups comes back online.
 # Tears everything down (volumes included) at the end or on failure, when it
 # also prints what failed and the containers' logs. E2E_KEEP=1 leaves the
 # stack up; COMPOSE_PROJECT_NAME picks another project (default: unique).
@@ -205,6 +206,31 @@ echo "    provisioned ${prefix}E2E001"
 until_ok 60 "Get with nats3 down" get_ok "${prefix}000002"
 compose start nats3
 until_ok 60 "nats3 healthy again" healthy nats3
+
+step "renew the broker's certificate; the broker serves it without a restart"
+mqtts=$("${dc[@]}" port broker 8883 | tail -1)
+# serial: the serial number of the certificate the broker's TLS listener
+# serves, in a full mTLS handshake as the first certificate device.
+serial() {
+	openssl s_client -connect "$mqtts" -servername broker -verify_return_error \
+		-CAfile "$CUTTLE_TLS_DIR/ca.crt" -cert "$CUTTLE_TLS_DIR/devices/${tls_prefix}000001.crt" \
+		-key "$CUTTLE_TLS_DIR/devices/${tls_prefix}000001.key" </dev/null 2>/dev/null |
+		openssl x509 -noout -serial
+}
+old_serial=$(serial) || fail "no TLS handshake with the broker on $mqtts"
+broker_since=$(docker inspect -f '{{.State.StartedAt}}' "$("${dc[@]}" ps -q broker)")
+rm -f "$CUTTLE_TLS_DIR/server.crt" # make-certs.sh reissues what is missing
+TLS_DEVICES=$tls_devices TLS_ID_PREFIX=$tls_prefix "$deploy/tls/make-certs.sh" "$CUTTLE_TLS_DIR" | sed 's/^/    /'
+compose run --rm --no-deps -T tls | sed 's/^/    /'
+renewed() {
+	local s
+	s=$(serial) || return 1
+	[[ "$s" != "$old_serial" ]] && echo "    served: $old_serial -> $s"
+}
+until_ok 60 "the broker serving the renewed certificate" renewed
+[[ $(docker inspect -f '{{.State.StartedAt}}' "$("${dc[@]}" ps -q broker)") == "$broker_since" ]] ||
+	fail "the broker restarted to pick up its certificate"
+until_ok 30 "$devices + $tls_devices devices online" all_online
 
 step "restart the broker; every device comes back"
 restarted=$(date -u +%s)
