@@ -13,6 +13,7 @@ package console
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -41,8 +42,23 @@ const assetPrefix = "/assets/"
 // asset is one embedded file, ready to serve.
 type asset struct {
 	body        []byte
+	gzipped     []byte // body compressed, or nil when that saves little
 	contentType string
 	etag        string
+}
+
+// compress fills in a.gzipped for text worth compressing.
+func (a *asset) compress() {
+	if len(a.body) < 1024 || !strings.HasPrefix(a.contentType, "text/") && a.contentType != "image/svg+xml" {
+		return
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression) // the level is valid
+	_, _ = zw.Write(a.body)                                  // writes to memory do not fail
+	_ = zw.Close()
+	if buf.Len() < len(a.body)*9/10 {
+		a.gzipped = buf.Bytes()
+	}
 }
 
 // Console serves the web console. Create it with New.
@@ -78,7 +94,9 @@ func New() (*Console, error) {
 			return fmt.Errorf("console: no content type for %s", name)
 		}
 		sum := sha256.Sum256(body)
-		c.assets[name] = asset{body: body, contentType: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		a := asset{body: body, contentType: ctype, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+		a.compress()
+		c.assets[name] = a
 		fmt.Fprintf(all, "%s\x00%x\x00", name, sum)
 		return nil
 	})
@@ -92,6 +110,7 @@ func New() (*Console, error) {
 	}
 	body := bytes.ReplaceAll(idx.body, []byte("{{VERSION}}"), []byte(c.version))
 	c.index = asset{body: body, contentType: "text/html; charset=utf-8", etag: `"` + c.version + `"`}
+	c.index.compress()
 	delete(c.assets, "index.html")
 	return c, nil
 }
@@ -174,16 +193,38 @@ func isClientRoute(p string) bool {
 func (c *Console) write(w http.ResponseWriter, r *http.Request, a asset) {
 	h := w.Header()
 	h.Set("Content-Type", a.contentType)
-	h.Set("ETag", a.etag)
-	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, a.etag) {
+	body, etag := a.body, a.etag
+	if a.gzipped != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			body, etag = a.gzipped, strings.TrimSuffix(a.etag, `"`)+`-gz"`
+			h.Set("Content-Encoding", "gzip")
+		}
+	}
+	h.Set("ETag", etag)
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", fmt.Sprint(len(a.body)))
+	h.Set("Content-Length", fmt.Sprint(len(body)))
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(a.body)
+	_, _ = w.Write(body)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip
+// (and does not refuse it with q=0).
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			continue
+		}
+		q := strings.ReplaceAll(params, " ", "")
+		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+	}
+	return false
 }
 
 func etagMatches(header, etag string) bool {

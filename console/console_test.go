@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -132,6 +134,51 @@ func TestAssets(t *testing.T) {
 			if _, ok := c.assets[target]; !ok {
 				t.Errorf("%s imports %s, which is not embedded", name, m[1])
 			}
+		}
+	}
+}
+
+func TestGzip(t *testing.T) {
+	c := newConsole(t)
+	target := "/assets/" + c.Version() + "/pages/explorer.js"
+	plain := serve(t, c, "GET", target, nil)
+	plainBody, _ := io.ReadAll(plain.Body)
+	tests := []struct {
+		accept string
+		gzip   bool
+	}{
+		{"gzip, deflate, br", true},
+		{"br;q=1.0, GZIP;q=0.5", true},
+		{"gzip;q=0", false},
+		{"identity", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		resp := serve(t, c, "GET", target, http.Header{"Accept-Encoding": {tt.accept}})
+		body, _ := io.ReadAll(resp.Body)
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tt.gzip {
+			t.Errorf("Accept-Encoding %q: gzip %v, want %v", tt.accept, got, tt.gzip)
+			continue
+		}
+		if resp.Header.Get("Vary") != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: Vary %q", tt.accept, resp.Header.Get("Vary"))
+		}
+		if !tt.gzip {
+			if !bytes.Equal(body, plainBody) || resp.Header.Get("ETag") != plain.Header.Get("ETag") {
+				t.Errorf("Accept-Encoding %q: not the plain file", tt.accept)
+			}
+			continue
+		}
+		if resp.Header.Get("ETag") == plain.Header.Get("ETag") || len(body) >= len(plainBody) {
+			t.Errorf("gzip: ETag %s (plain %s), %d bytes (plain %d)", resp.Header.Get("ETag"), plain.Header.Get("ETag"), len(body), len(plainBody))
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unzipped, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(unzipped, plainBody) {
+			t.Errorf("gzip body does not unzip to the file: %v", err)
 		}
 	}
 }
