@@ -25,6 +25,7 @@ import (
 	"cuttle/controller/auth"
 	"cuttle/controller/jobs"
 	"cuttle/controller/mqttmtp"
+	"cuttle/controller/traffic"
 	"cuttle/internal/options"
 )
 
@@ -40,6 +41,7 @@ type controllerFlags struct {
 	httpAddr    string
 	dataDir     string
 	timeout     time.Duration
+	trafficRing int
 	replicas    int
 	logLevel    string
 }
@@ -58,6 +60,7 @@ func (f *controllerFlags) define(s *options.Set, embedded bool) {
 	s.String(&f.endpointID, "controller-id", mqttmtp.DefaultEndpointID, "the controller's USP endpoint ID")
 	s.String(&f.httpAddr, "http-addr", ":8080", "address of the REST API and the web console")
 	s.Duration(&f.timeout, "request-timeout", mqttmtp.DefaultTimeout, "default timeout of a USP request to a device")
+	s.Int(&f.trafficRing, "traffic-ring", traffic.DefaultSize, "USP messages the traffic inspector keeps in memory (0 turns it off)")
 }
 
 // startController opens the stores on js, builds the controller and its
@@ -93,6 +96,7 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 			EndpointID: f.endpointID, SharedGroup: f.sharedGroup, Timeout: f.timeout,
 		},
 		JetStream: js, Replicas: f.replicas, RequestTimeout: f.timeout, Logger: log, Registerer: reg,
+		TrafficRing: trafficRing(f.trafficRing),
 	})
 	if err != nil {
 		return "", nil, err
@@ -101,7 +105,8 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 	if err != nil {
 		return "", nil, err
 	}
-	mgr, err := jobs.New(ctx, jobs.Config{JetStream: js, Replicas: f.replicas, USP: ctl.MTP(), Inventory: ctl.Inventory(), Logger: log, Registerer: reg})
+	mgr, err := jobs.New(ctx, jobs.Config{JetStream: js, Replicas: f.replicas, USP: ctl.MTP(), Inventory: ctl.Inventory(),
+		Completions: ctl.Events(), Logger: log, Registerer: reg})
 	if err != nil {
 		return "", nil, fmt.Errorf("bulk jobs: %w", err)
 	}
@@ -141,6 +146,15 @@ func (f *controllerFlags) startController(ctx context.Context, js jetstream.JetS
 		})
 	}
 	return ln.Addr().String(), run, nil
+}
+
+// trafficRing maps --traffic-ring, where 0 turns the inspector off, to
+// controller.Config.TrafficRing, where 0 means the default.
+func trafficRing(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func runController(ctx context.Context, args []string, stdout io.Writer) error {
