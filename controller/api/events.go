@@ -75,11 +75,11 @@ func (a *API) queryEvents(w http.ResponseWriter, r *http.Request) error {
 // streamEvents sends new events as Server-Sent Events: "id:" is the
 // event's ID, "event:" its type, "data:" its JSON. A client resumes with
 // the Last-Event-ID header (browsers send it when they reconnect) or the
-// "after" parameter. A comment line every Heartbeat keeps the connection
+// "after" parameter; "from=start" first replays every stored event. A comment line every Heartbeat keeps the connection
 // alive. The stream ends when the client goes away; its feed's goroutine
 // has ended when this returns.
 func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, []string{"device", "type", "after"}, "type")
+	q, err := query(r, []string{"device", "type", "after", "from"}, "type")
 	if err != nil {
 		return err
 	}
@@ -87,13 +87,8 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if f.AfterID, err = uintParam(q, "after"); err != nil {
+	if f.AfterID, f.FromStart, err = streamStart(r, q); err != nil {
 		return err
-	}
-	if s := r.Header.Get("Last-Event-ID"); s != "" {
-		if f.AfterID, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return Invalid(FieldError{Field: "Last-Event-ID", Message: fmt.Sprintf("%q is not an event ID", s)})
-		}
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	feed, err := a.events.Subscribe(ctx, f)

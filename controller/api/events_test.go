@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -213,8 +214,39 @@ func TestEvents(t *testing.T) {
 			}
 			s.close()
 		}
-		r := e.do(request{method: "GET", path: "/api/v1/events/stream", token: viewer, header: map[string]string{"Last-Event-ID": "yesterday"}})
-		wantProblem(t, r, http.StatusBadRequest, "invalid-request")
+		// from=start replays every stored event of the device, oldest
+		// first, then follows; after=0 still means "from now".
+		var oldest struct{ Events []events.Event }
+		e.call(request{method: "GET", path: "/api/v1/events?limit=1&device=" + dev1, token: viewer}, http.StatusOK, &oldest)
+		s = e.openStream(t, "/api/v1/events/stream?from=start&device="+dev1, viewer, nil)
+		var replayed []uint64
+		for len(replayed) == 0 || replayed[len(replayed)-1] < third.ID {
+			m := s.next(t, 5*time.Second)
+			var ev events.Event
+			if err := json.Unmarshal([]byte(m.data), &ev); err != nil {
+				t.Fatal(err)
+			}
+			replayed = append(replayed, ev.ID)
+		}
+		if replayed[0] != oldest.Events[0].ID || !slices.Contains(replayed, first.ID) || !slices.IsSorted(replayed) {
+			t.Errorf("from=start replayed %v; want from %d, with %d, in order", replayed, oldest.Events[0].ID, first.ID)
+		}
+		s.close()
+		s = e.openStream(t, "/api/v1/events/stream?after=0&type=boot&device="+dev1, viewer, nil)
+		fourth := e.reboot(t, dev1, third.ID)
+		if m := s.next(t, 10*time.Second); m.id != fmt.Sprint(fourth.ID) {
+			t.Errorf("after=0 sent event %s first, want the new %d", m.id, fourth.ID)
+		}
+		s.close()
+
+		for _, bad := range []request{
+			{method: "GET", path: "/api/v1/events/stream", header: map[string]string{"Last-Event-ID": "yesterday"}},
+			{method: "GET", path: "/api/v1/events/stream?from=yesterday"},
+			{method: "GET", path: "/api/v1/events/stream?from=start&after=3"},
+		} {
+			bad.token = viewer
+			wantProblem(t, e.do(bad), http.StatusBadRequest, "invalid-request")
+		}
 	})
 
 	t.Run("streams end with their clients", func(t *testing.T) {

@@ -28,22 +28,22 @@ func trafficOff() error {
 	return NotFound("The traffic inspector is off: the controller runs with a traffic ring of 0 messages.")
 }
 
-// afterParam reads where a stream starts: after the ID in Last-Event-ID
-// (what browsers send when they reconnect), else in the "after"
-// parameter, else with what comes next; "from=start" replays everything
-// still kept. It reports whether to replay at all.
-func afterParam(r *http.Request, q url.Values) (after uint64, replay bool, err error) {
+// streamStart reads where a stream starts, for the event and traffic
+// streams: after the ID in Last-Event-ID (what browsers send when they
+// reconnect), else in the "after" parameter; "from=start" replays
+// everything still kept. With none of them (or after=0), the stream
+// carries only what happens next.
+func streamStart(r *http.Request, q url.Values) (after uint64, fromStart bool, err error) {
 	if after, err = uintParam(q, "after"); err != nil {
 		return 0, false, err
 	}
-	replay = q.Has("after")
 	switch q.Get("from") {
 	case "":
 	case "start":
-		if replay {
+		if q.Has("after") {
 			return 0, false, Invalid(FieldError{Field: "from", Message: "give from=start or after, not both"})
 		}
-		after, replay = 0, true
+		fromStart = true
 	default:
 		return 0, false, Invalid(FieldError{Field: "from", Message: fmt.Sprintf("%q is not \"start\"", q.Get("from"))})
 	}
@@ -51,9 +51,9 @@ func afterParam(r *http.Request, q url.Values) (after uint64, replay bool, err e
 		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
 			return 0, false, Invalid(FieldError{Field: "Last-Event-ID", Message: fmt.Sprintf("%q is not an event ID", s)})
 		}
-		replay = true
+		fromStart = false
 	}
-	return after, replay, nil
+	return after, fromStart, nil
 }
 
 func (a *API) queryTraffic(w http.ResponseWriter, r *http.Request) error {
@@ -97,15 +97,15 @@ func (a *API) streamTraffic(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := traffic.Filter{EndpointID: q.Get("endpoint_id")}
-	var replay bool
-	if f.After, replay, err = afterParam(r, q); err != nil {
+	var fromStart bool
+	if f.After, fromStart, err = streamStart(r, q); err != nil {
 		return err
 	}
 	rec := a.cfg.Controller.Traffic()
 	if rec == nil {
 		return trafficOff()
 	}
-	sub, past := rec.Subscribe(f, replay)
+	sub, past := rec.Subscribe(f, fromStart || f.After > 0)
 	defer sub.Close()
 
 	s, done, err := a.openSSE(w, r, "traffic")

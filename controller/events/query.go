@@ -50,6 +50,9 @@ type Filter struct {
 	// AfterID selects events with a greater ID: the cursor for paging
 	// forward, and the SSE Last-Event-ID when resuming a Subscribe.
 	AfterID uint64
+	// FromStart makes Subscribe replay every stored event first (AfterID
+	// 0 means "from now" there). Query always starts at the start.
+	FromStart bool
 	// BeforeID, when not 0, selects events with a smaller ID: the cursor
 	// for paging backwards with Desc (pass the last ID of the page before).
 	// Subscribe does not accept it.

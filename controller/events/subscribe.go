@@ -25,9 +25,10 @@ const (
 var errGap = errors.New("delivery gap")
 
 // Subscribe returns a live feed of events matching f, closed when ctx ends.
-// Without AfterID or Since it starts with the first event stored after
-// Subscribe returns; with AfterID it first replays the stored events after
-// that ID (the SSE Last-Event-ID), then continues live. Events that limits
+// Without AfterID, FromStart or Since it starts with the first event stored
+// after Subscribe returns; with AfterID it first replays the stored events
+// after that ID (the SSE Last-Event-ID), with FromStart every stored event,
+// then continues live. Events that limits
 // deleted before they were replayed are skipped without notice.
 //
 // Slow subscribers: each feed reads the stream through its own JetStream
@@ -57,6 +58,8 @@ func (l *Log) Subscribe(ctx context.Context, f Filter) (<-chan Event, error) {
 	switch {
 	case f.AfterID > 0:
 		start.seq = f.AfterID + 1
+	case f.FromStart:
+		start.seq = 1
 	case !f.Since.IsZero():
 		start.time = f.Since
 	default:
