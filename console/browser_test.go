@@ -187,7 +187,7 @@ func TestBrowser(t *testing.T) {
 
 	// 5. Start a bulk job and see it complete.
 	b.step("5-bulk-job", 120*time.Second, func(ctx context.Context) error {
-		return chromedp.Do(ctx,
+		if err := chromedp.Do(ctx,
 			chromedp.Click(chromedp.CSS(`#nav a[href="#/devices"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 20`, 20*time.Second),
 			chromedp.Click(chromedp.CSS(`table.devices thead input[type="checkbox"]`), chromedp.NodeVisible),
@@ -197,6 +197,14 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#create-job`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('#job-state .badge')?.textContent === 'completed'`, 90*time.Second),
 			b.waitFor(`document.querySelectorAll('table[aria-label="Results"] tbody tr').length === 20`, 20*time.Second),
+			chromedp.ScrollIntoView(chromedp.CSS(`#job-state`)),
+		); err != nil {
+			return err
+		}
+		b.screenshot("5-bulk-job-done")
+		return chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#nav a[href="#/jobs"]`), chromedp.NodeVisible),
+			b.waitFor(`[...document.querySelectorAll('table[aria-label="Jobs"] tbody tr')].some(r => r.textContent.includes('browser test: software versions') && r.textContent.includes('completed') && r.textContent.includes('20/20'))`, 20*time.Second),
 		)
 	})
 

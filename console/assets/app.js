@@ -63,6 +63,7 @@ async function route() {
   if (!me && api.token()) {
     try {
       me = await api.whoami(api.token());
+      watchExpiry();
     } catch (e) {
       if (e.status === 401) api.clearToken(); else { showSignIn(e); return; }
     }
@@ -112,6 +113,7 @@ function showSignIn(err) {
     try {
       me = await api.whoami(t);
       api.setToken(t);
+      watchExpiry();
       const { parts } = parseHash();
       navigate(parts[0] && parts[0] !== 'signin' ? location.hash : '#/dashboard');
     } catch (e2) {
@@ -122,6 +124,22 @@ function showSignIn(err) {
   });
   replace(main, form);
   input.focus();
+}
+
+// A token with an expiry signs out when it expires, rather than at the
+// next failed call.
+let expiry = null;
+function watchExpiry() {
+  clearTimeout(expiry);
+  const left = me?.expires_at ? new Date(me.expires_at) - Date.now() : NaN;
+  if (left > 0 && left < 2 ** 31 - 1) {
+    expiry = setTimeout(() => {
+      me = null;
+      api.clearToken();
+      flash('Your token has expired; sign in with another.', 'error');
+      route();
+    }, left);
+  }
 }
 
 api.onUnauthorized(() => {

@@ -17,14 +17,28 @@ async function list(main, ctx) {
   main.append(h('div', { class: 'page-head' }, h('h1', null, 'Jobs'),
     ctx.can('operate') ? h('a', { class: 'button', href: '#/jobs/new' }, 'New job') : null),
   h('form', { class: 'filters' }, field('State', state)));
-  const page = await api.get('/api/v1/jobs' + api.query({ state: state.value, limit: 100, cursor: ctx.params.get('cursor') }), { signal: ctx.signal });
-  const rows = page.jobs.map((j) => h('tr', null,
-    h('td', null, h('a', { href: `#/job/${encodeURIComponent(j.id)}` }, j.spec.name || j.id)),
-    h('td', null, j.spec.operation), h('td', null, badge(j.state)), h('td', null, progress(j)),
-    h('td', null, `${j.succeeded} ok · ${j.failed} failed · ${j.not_reached} not reached`),
-    h('td', null, timeEl(j.created)), h('td', null, j.created_by || '')));
-  main.append(rows.length ? table(['Job', 'Operation', 'State', 'Progress', 'Results', 'Created', 'By'], rows, { 'aria-label': 'Jobs' }) : h('p', { class: 'muted' }, 'No jobs yet.'),
-    page.next ? h('a', { class: 'button secondary small', href: '#/jobs' + api.query({ state: state.value, cursor: page.next }) }, 'More →') : null);
+  // While jobs run, the table shows their progress: it reloads every 3 s.
+  const box = h('div');
+  main.append(box);
+  const load = async () => {
+    const page = await api.get('/api/v1/jobs' + api.query({ state: state.value, limit: 100, cursor: ctx.params.get('cursor') }), { signal: ctx.signal });
+    const rows = page.jobs.map((j) => h('tr', null,
+      h('td', null, h('a', { href: `#/job/${encodeURIComponent(j.id)}` }, j.spec.name || j.id)),
+      h('td', null, j.spec.operation), h('td', null, badge(j.state)), h('td', null, progress(j)),
+      h('td', null, `${j.succeeded} ok · ${j.failed} failed · ${j.not_reached} not reached`),
+      h('td', null, timeEl(j.created)), h('td', null, j.created_by || '')));
+    replace(box, rows.length ? table(['Job', 'Operation', 'State', 'Progress', 'Results', 'Created', 'By'], rows, { 'aria-label': 'Jobs' }) : h('p', { class: 'muted' }, 'No jobs yet.'),
+      page.next ? h('a', { class: 'button secondary small', href: '#/jobs' + api.query({ state: state.value, cursor: page.next }) }, 'More →') : null);
+    return page.jobs.some((j) => j.state === 'pending' || j.state === 'running');
+  };
+  if (!(await load())) return;
+  (async () => {
+    while (!ctx.signal.aborted) {
+      await api.sleep(3000, ctx.signal);
+      if (ctx.signal.aborted) return;
+      try { if (!(await load())) return; } catch { /* try again in 3 s */ }
+    }
+  })();
 }
 
 function progress(j) {
@@ -77,7 +91,8 @@ async function newJob(main, ctx) {
     sel[k] = k === 'status' ? select({ name: k }, [['', 'Any'], 'online', 'offline'], p.get(k) || '') : h('input', { type: 'text', name: k, value: p.get(k) || '', spellcheck: 'false' });
   }
   const targets = devices.length
-    ? h('fieldset', null, h('legend', null, `Devices (${devices.length} selected)`), h('p', { class: 'mono small' }, devices.slice(0, 20).join(', '), devices.length > 20 ? ` and ${devices.length - 20} more` : ''))
+    ? h('fieldset', null, h('legend', null, `Devices (${devices.length} selected)`), h('p', { class: 'mono small' }, devices.slice(0, 20).join(', '), devices.length > 20 ? ` and ${devices.length - 20} more` : ''),
+      h('a', { href: '#/jobs/new' }, 'Choose devices with a filter instead'))
     : h('fieldset', null, h('legend', null, 'Devices matching'), h('div', { class: 'inline' },
       field('Status', sel.status), field('Model', sel.model), field('Manufacturer', sel.manufacturer),
       field('Software version', sel.software_version), field('Labels', sel.labels, 'site=north,tier!=gold'), field('Text', sel.q)));
