@@ -139,7 +139,13 @@ func TestBrowser(t *testing.T) {
 		if got != device.SoftwareVersion || got == "" {
 			return fmt.Errorf("explorer shows SoftwareVersion %q, the inventory %q", got, device.SoftwareVersion)
 		}
-		return chromedp.Do(ctx, chromedp.ScrollIntoView(chromedp.CSS(sv)))
+		// A Get with a search path, next to the tree.
+		return chromedp.Do(ctx,
+			chromedp.SendKeys(chromedp.CSS(`input[name="get-paths"]`), "Device.WiFi.SSID.*.SSID, Device.Nope."),
+			chromedp.Click(chromedp.CSS(`form.quick-get button[type="submit"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelectorAll('table[aria-label="Get results"] tbody tr').length >= 2 && document.querySelector('form.quick-get .error')?.textContent.includes('Device.Nope.')`, 20*time.Second),
+			chromedp.ScrollIntoView(chromedp.CSS(sv)),
+		)
 	})
 
 	// 3. Set a writable parameter and see the new value (and first, the

@@ -14,13 +14,40 @@ export async function explorer(panel, ctx) {
   const jump = h('input', { type: 'text', name: 'path', value: start, spellcheck: 'false', autocomplete: 'off' });
   const form = h('form', { class: 'inline' }, field('Object path', jump, 'An object path ending in a dot, e.g. Device.WiFi.SSID.1.'), h('button', { type: 'submit', class: 'small' }, 'Open'));
   const tree = h('ul', { class: 'tree', 'aria-label': 'Data model' });
-  panel.append(form, tree);
+  panel.append(form, tree, quickGet(ctx));
   const open = (p) => {
     if (!p.endsWith('.')) p += '.';
     replace(tree, objectNode(ctx, p, p, true));
   };
   form.addEventListener('submit', (e) => { e.preventDefault(); open(jump.value.trim()); });
   open(start);
+}
+
+// quickGet sends one Get for any paths, search paths included
+// (Device.WiFi.SSID.*.SSID, Device.IP.Interface.[Enable==true].), and lists
+// what the device answers.
+function quickGet(ctx) {
+  const paths = h('input', { type: 'text', name: 'get-paths', spellcheck: 'false', autocomplete: 'off', placeholder: 'Device.WiFi.SSID.*.SSID' });
+  const go = h('button', { type: 'submit', class: 'small' }, 'Get');
+  const out = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'card stack quick-get' }, h('h2', null, 'Get'),
+    h('div', { class: 'inline' }, field('Paths', paths, 'Comma-separated; search paths and wildcards allowed.'), go), out);
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const list = paths.value.split(',').map((p) => p.trim()).filter(Boolean);
+    if (!list.length) return;
+    try {
+      const r = await busy(go, () => api.post(api.dev(ctx.id, 'get'), { paths: list }, { signal: ctx.signal }));
+      const errs = r.results.filter((x) => x.error).map((x) => errorBox(`${x.requested_path}: ${x.error.name} (${x.error.code}): ${x.error.message}`));
+      const vals = Object.entries(r.values || {}).sort(([a], [b]) => a.localeCompare(b, undefined, { numeric: true }));
+      replace(out, errs, vals.length ? h('div', { class: 'table-wrap' }, h('table', { 'aria-label': 'Get results' },
+        h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Parameter'), h('th', { scope: 'col' }, 'Value'))),
+        h('tbody', null, vals.map(([k, v]) => h('tr', null, h('td', null, h('code', null, k)), h('td', { class: 'mono' }, v)))))) : errs.length ? null : h('p', { class: 'muted' }, 'No parameters matched.'));
+    } catch (e2) {
+      replace(out, errorBox(e2));
+    }
+  });
+  return form;
 }
 
 // objectNode is one object instance (or single-instance object) of the tree.
