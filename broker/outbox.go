@@ -15,15 +15,24 @@ import (
 // relies on a later packet to flush them, is switched off
 // (ClientNetWriteBufferSize 1), because the broker's flow control skips
 // deliveries (flow.go) and a skipped last packet would leave the buffered
-// ones unsent. Instead, Write appends the packet to the outbox and returns;
-// when no flusher is running, it starts one. The flusher writes everything
-// in the outbox in one system call, then whatever arrived during that call,
-// and ends when the outbox is empty. So bytes are on their way to the socket
-// as soon as they are written, in order, and every byte accepted is written
-// by the flusher that was running (or was started) when it was accepted:
-// the flusher checks for new bytes under the same lock before it ends.
-// Packets that arrive while a write system call is in progress go together
-// in the next one: the more a client is sent, the larger the batches.
+// ones unsent. Instead:
+//
+//   - A packet written to a connection that is not writing, and has not
+//     written for outboxBusyGap, is written at once by its caller, as Mochi
+//     would: no copy, no goroutine. A device receiving now and then costs
+//     what it did.
+//   - Otherwise the packet is appended to the outbox and Write returns; if
+//     no write is under way, a flusher goroutine is started. The flusher
+//     writes everything in the outbox in one system call, then whatever
+//     arrived during that call, and ends when the outbox is empty. A writer
+//     that wrote its own packet does the same check when its call returns.
+//
+// So bytes are on their way to the socket as soon as they are written, in
+// order, and every byte accepted is written by the write that was under
+// way (or the flusher that was started) when it was accepted: each checks
+// for new bytes under the same lock before it ends. Packets that arrive
+// while a write system call is in progress go together in the next one:
+// the more a client is sent, the larger the batches.
 //
 // An idle connection has no flusher goroutine and no buffer: buffers come
 // from a pool and go back to it whenever the outbox empties.
@@ -39,8 +48,10 @@ type outbox struct {
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when the flusher takes the buffer or stops
 	buf      []byte    // accepted, not yet taken by the flusher
-	flushing bool      // a flusher goroutine is running
+	flushing bool      // a write to the socket is under way (a flusher, or a writer's own)
 	err      error     // set once: the first write error, or net.ErrClosed
+	// idleSince is when the last write to the socket ended.
+	idleSince time.Time
 }
 
 const (
@@ -50,6 +61,10 @@ const (
 	// outboxPooled is the largest buffer returned to the pool; larger ones
 	// (grown for a burst or a big packet) are left to the garbage collector.
 	outboxPooled = 64 << 10
+	// outboxBusyGap: a packet written within this time of the previous
+	// write's end is taken as part of a burst and batched; one after a
+	// longer pause is written at once by its caller.
+	outboxBusyGap = 200 * time.Microsecond
 	// closeFlushTimeout bounds how long Close waits for waiting bytes to be
 	// written to a client that does not read.
 	closeFlushTimeout = 2 * time.Second
@@ -80,16 +95,54 @@ func (o *outbox) write(sock net.Conn, p []byte) (int, error) {
 		o.mu.Unlock()
 		return 0, err
 	}
-	if o.buf == nil {
-		o.buf = getBuffer()
+	if o.flushing || time.Since(o.idleSince) < outboxBusyGap {
+		// A write is under way, or one ended moments ago: packets are
+		// coming in a burst, so this one joins a batch.
+		if o.buf == nil {
+			o.buf = getBuffer()
+		}
+		o.buf = append(o.buf, p...)
+		if !o.flushing {
+			o.flushing = true
+			go o.flush(sock)
+		}
+		o.mu.Unlock()
+		return len(p), nil
 	}
-	o.buf = append(o.buf, p...)
-	if !o.flushing {
-		o.flushing = true
+	// An idle connection: write this packet at once from the caller, with
+	// no copy and no goroutine. Packets written meanwhile by another
+	// goroutine wait in the outbox and go out after it, in a batch.
+	o.flushing = true
+	o.mu.Unlock()
+	if _, err := sock.Write(p); err != nil {
+		o.fail(sock, err)
+		return 0, err
+	}
+	o.mu.Lock()
+	if len(o.buf) > 0 {
 		go o.flush(sock)
+	} else {
+		o.flushing = false
+		o.idleSince = time.Now()
+		o.cond.Broadcast()
 	}
 	o.mu.Unlock()
 	return len(p), nil
+}
+
+// fail records a write error: the socket is closed, since its stream may
+// end mid-packet, and every later write fails.
+func (o *outbox) fail(sock net.Conn, err error) {
+	_ = sock.Close()
+	o.mu.Lock()
+	if o.err == nil {
+		o.err = err
+	}
+	putBuffer(o.buf)
+	o.buf = nil
+	o.flushing = false
+	o.cond.Broadcast()
+	o.mu.Unlock()
 }
 
 // flush writes the outbox to sock until it is empty or a write fails.
@@ -103,6 +156,7 @@ func (o *outbox) flush(sock net.Conn) {
 		}
 		if len(o.buf) == 0 || o.err != nil {
 			o.flushing = false
+			o.idleSince = time.Now()
 			putBuffer(o.buf)
 			o.buf = nil
 			o.cond.Broadcast()
@@ -114,16 +168,8 @@ func (o *outbox) flush(sock net.Conn) {
 		o.mu.Unlock()
 
 		if _, err := sock.Write(batch); err != nil {
-			_ = sock.Close() // the stream may end mid-packet: nothing more can follow
-			o.mu.Lock()
-			if o.err == nil {
-				o.err = err
-			}
-			putBuffer(o.buf)
-			o.buf = nil
-			o.flushing = false
-			o.cond.Broadcast()
-			o.mu.Unlock()
+			putBuffer(batch)
+			o.fail(sock, err)
 			return
 		}
 	}

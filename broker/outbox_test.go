@@ -114,6 +114,38 @@ func TestOutboxDeliversEverythingWithoutALaterWrite(t *testing.T) {
 	}
 }
 
+// One writer's burst (Mochi's write loop draining a client's queue) is
+// batched too: after the first packet, the next ones come within
+// outboxBusyGap and join batches.
+func TestOutboxBatchesOneWritersBurst(t *testing.T) {
+	server, client := tcpPair(t)
+	sock := &countingConn{Conn: server}
+	var o outbox
+	const packets, size = 20000, 100
+	go func() {
+		for i := range packets {
+			if _, err := o.write(sock, frame(0, uint32(i), size)); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+		}
+	}()
+	_ = client.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, size)
+	for i := range packets {
+		if _, err := io.ReadFull(client, buf); err != nil {
+			t.Fatalf("after %d packets: %v", i, err)
+		}
+		if seq := binary.BigEndian.Uint32(buf[4:]); seq != uint32(i) {
+			t.Fatalf("packet %d has seq %d", i, seq)
+		}
+	}
+	if calls := sock.writes.Load(); calls > packets/2 {
+		t.Errorf("%d write calls for %d packets written back to back", calls, packets)
+	}
+	t.Logf("%d packets in %d write calls", packets, sock.writes.Load())
+}
+
 // A single packet written to an idle connection leaves at once, on its own.
 func TestOutboxSinglePacket(t *testing.T) {
 	server, client := tcpPair(t)
