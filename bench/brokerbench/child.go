@@ -78,18 +78,23 @@ func readRSS() (uint64, error) {
 }
 
 // serveMain is the -serve mode: it runs a broker of the given kind
-// ("cuttle" with every check on, or "mochi" with Mochi's defaults and an
-// allow-all hook) and answers "mem", "free", "heapprofile <file>" and
-// "quit".
+// ("cuttle" with every check on, "cuttle-insecure" with an anonymous
+// listener, or "mochi" with Mochi's defaults and an allow-all hook) and
+// answers "mem", "free", "counters", "heapprofile <file>" and "quit".
 func serveMain(kind, natsURL string, maxConns int, lim limits, log *slog.Logger) error {
 	time.AfterFunc(childLifetime, func() { os.Exit(3) })
 	var (
-		addr    string
-		clients func() int64
-		stop    func() error
+		addr     string
+		clients  func() int64
+		counters func() map[string]float64
+		stop     func() error
 	)
 	switch kind {
-	case "cuttle":
+	case "cuttle", "cuttle-insecure":
+		auth := broker.AuthPassword
+		if kind == "cuttle-insecure" {
+			auth = broker.AuthAnonymous
+		}
 		nc, err := nats.Connect(natsURL, nats.Name("brokerbench-serve"))
 		if err != nil {
 			return fmt.Errorf("connecting to NATS at %s: %w", natsURL, err)
@@ -111,7 +116,7 @@ func serveMain(kind, natsURL string, maxConns int, lim limits, log *slog.Logger)
 		reg := prometheus.NewRegistry()
 		b, err := broker.New(broker.Config{
 			NodeName:            "brokerbench",
-			Listeners:           []broker.ListenerConfig{{Name: "bench", Type: broker.ListenerTCP, Addr: "127.0.0.1:0"}},
+			Listeners:           []broker.ListenerConfig{{Name: "bench", Type: broker.ListenerTCP, Addr: "127.0.0.1:0", Auth: auth}},
 			MaxConnectionsPerIP: maxConns,
 			MaxInflight:         lim.maxInflight,
 			MaxQueued:           lim.maxQueued,
@@ -129,6 +134,13 @@ func serveMain(kind, natsURL string, maxConns int, lim limits, log *slog.Logger)
 		go func() { done <- b.Run(bctx) }()
 		addr = b.Addr("bench")
 		clients = func() int64 { return int64(gauge(reg, "cuttle_broker_clients_connected")) }
+		counters = func() map[string]float64 {
+			out := map[string]float64{}
+			for short, metric := range brokerCounters {
+				out[short] = gauge(reg, metric)
+			}
+			return out
+		}
 		stop = func() error { bcancel(); return <-done }
 	case "mochi":
 		// Mochi's defaults, except that its log (which goes to stdout by
@@ -163,6 +175,12 @@ func serveMain(kind, natsURL string, maxConns int, lim limits, log *slog.Logger)
 				return err
 			}
 			fmt.Println(m)
+		case "counters":
+			var c map[string]float64
+			if counters != nil {
+				c = counters()
+			}
+			fmt.Printf("counters %v %v %v\n", c["queue_drops"], c["inflight_drops"], c["flow_waits"])
 		case "quit":
 			return stop()
 		default:

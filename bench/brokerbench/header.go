@@ -24,7 +24,7 @@ func header(cfg config) []string {
 		fmt.Sprintf("machine: %s, %d CPUs (GOMAXPROCS %d), %s, load average at start %s", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), loadAvg()),
 		fmt.Sprintf("load: %d devices × %d Records per scenario, %d lanes per device at QoS 1, %d controller lanes, %s, %d rounds (median shown); %d idle devices",
 			cfg.load.devices, cfg.load.perDevice, cfg.load.lanes, cfg.load.ctlLanes, offered(cfg.load.rate), cfg.rounds, cfg.idle),
-		"cuttle: " + revision(),
+		"cuttle: " + revision() + map[bool]string{false: ", brokers in the harness process", true: ", brokers in child processes of their own (-isolate)"}[cfg.isolate],
 		fmt.Sprintf("cuttle limits: MaxInflight %d, MaxQueued %d, MaxPendingWrites %d, ReceiveMaximum %d",
 			orDefault(cfg.limits.maxInflight, broker.DefaultMaxInflight), orDefault(cfg.limits.maxQueued, broker.DefaultMaxQueued),
 			orDefault(cfg.limits.maxPendingWrites, broker.DefaultMaxPendingWrites), orDefault(cfg.limits.receiveMaximum, broker.DefaultReceiveMaximum)),

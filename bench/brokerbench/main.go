@@ -39,6 +39,7 @@ type config struct {
 	verbose    bool
 	cpuProfile string
 	memProfile string
+	isolate    bool   // Cuttle's brokers in child processes
 	targets    string // comma-separated target keys to run
 	scenarios  string // comma-separated scenario names to run
 	limits     limits
@@ -51,6 +52,7 @@ func main() {
 		cfg                       config
 		serve, natsURL, addr, sec string
 		clientOnly                bool
+		maxConns                  int
 	)
 	flag.IntVar(&cfg.load.devices, "devices", 1000, "devices in the fleet (each with its own connection and credential)")
 	flag.IntVar(&cfg.load.perDevice, "msgs", 50, "Records each device publishes (fan-in) or receives (fan-out) per scenario")
@@ -78,6 +80,8 @@ func main() {
 	flag.BoolVar(&clientOnly, "client-only", false, internal+"connect idle devices for the memory test")
 	flag.StringVar(&natsURL, "nats", "", internal+"NATS URL holding the credentials (-serve cuttle)")
 	flag.StringVar(&addr, "addr", "", internal+"broker address (-client-only)")
+	flag.IntVar(&maxConns, "max-conns", 0, internal+"the broker's cap on connections per IP (-serve; 0: -idle + 100)")
+	flag.BoolVar(&cfg.isolate, "isolate", false, "run Cuttle's brokers in child processes of their own, as Mosquitto runs, instead of in the harness process")
 	flag.StringVar(&sec, "secrets", "", internal+"file of endpoint IDs and secrets (-client-only)")
 	flag.Usage = usage
 	flag.Parse()
@@ -95,7 +99,10 @@ func main() {
 	var err error
 	switch {
 	case serve != "":
-		err = serveMain(serve, natsURL, cfg.idle+100, cfg.limits, brokerLog)
+		if maxConns == 0 {
+			maxConns = cfg.idle + 100
+		}
+		err = serveMain(serve, natsURL, maxConns, cfg.limits, brokerLog)
 	case clientOnly:
 		err = clientsMain(addr, sec)
 	default:

@@ -89,19 +89,24 @@ func runThroughput(ctx context.Context, cfg config, rep *report, env *credsEnv, 
 			}
 		}
 	}()
-	if cfg.wants("secure") {
-		sec, err := startCuttle("secure", "cuttle secure", broker.AuthPassword, env.mirror, maxPerIP, cfg.limits, brokerLog)
+	for _, c := range []struct{ key, name, auth, kind string }{
+		{"secure", "cuttle secure", broker.AuthPassword, "cuttle"},
+		{"insecure", "cuttle insecure", broker.AuthAnonymous, "cuttle-insecure"},
+	} {
+		if !cfg.wants(c.key) {
+			continue
+		}
+		var t *target
+		var err error
+		if cfg.isolate {
+			t, err = startCuttleChild(c.key, c.name, c.kind, env.ns.ClientURL(), maxPerIP, cfg.limits, cfg.verbose)
+		} else {
+			t, err = startCuttle(c.key, c.name, c.auth, env.mirror, maxPerIP, cfg.limits, brokerLog)
+		}
 		if err != nil {
 			return err
 		}
-		targets = append(targets, sec)
-	}
-	if cfg.wants("insecure") {
-		ins, err := startCuttle("insecure", "cuttle insecure", broker.AuthAnonymous, env.mirror, maxPerIP, cfg.limits, brokerLog)
-		if err != nil {
-			return err
-		}
-		targets = append(targets, ins)
+		targets = append(targets, t)
 	}
 	if path := mosquittoPath(cfg.mosquitto); path != "" && cfg.wants("mosquitto") {
 		m, err := startMosquitto(path)

@@ -376,3 +376,52 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// startCuttleChild runs Cuttle's broker in a child process of its own
+// (-serve), as Mosquitto runs, so it shares neither the scheduler nor the
+// garbage collector with the clients. kind is "cuttle" (every check on) or
+// "cuttle-insecure" (anonymous listener).
+func startCuttleChild(key, name, kind, natsURL string, maxConns int, lim limits, verbose bool) (*target, error) {
+	args := append([]string{"-serve", kind, "-nats", natsURL, "-max-conns", strconv.Itoa(maxConns)}, lim.args()...)
+	if verbose {
+		args = append(args, "-v")
+	}
+	c, err := startChild(name, args...)
+	if err != nil {
+		return nil, err
+	}
+	line, err := c.expect("ready ", time.Minute)
+	if err != nil {
+		_ = c.stop(10 * time.Second)
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	pid := c.cmd.Process.Pid
+	var mu sync.Mutex // one command at a time
+	return &target{
+		key: key, name: name, addr: strings.TrimPrefix(line, "ready "), login: kind == "cuttle",
+		counters: func() map[string]float64 {
+			mu.Lock()
+			defer mu.Unlock()
+			out := map[string]float64{}
+			if c.send("counters") != nil {
+				return out
+			}
+			line, err := c.expect("counters ", 10*time.Second)
+			if err != nil {
+				return out
+			}
+			var q, i, f float64
+			if _, err := fmt.Sscanf(line, "counters %g %g %g", &q, &i, &f); err == nil {
+				out["queue_drops"], out["inflight_drops"], out["flow_waits"] = q, i, f
+			}
+			return out
+		},
+		cpu: func() time.Duration { return selfCPU() + procCPU(pid) },
+		stop: func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			_ = c.send("quit")
+			return c.stop(30 * time.Second)
+		},
+	}, nil
+}
