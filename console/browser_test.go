@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // TestBrowser drives the console in headless Chromium against a real
@@ -232,7 +233,27 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`input[name="only"]`), "get_resp"),
 			b.waitFor(`(rows => rows.length > 0 && rows.every(r => r.dataset.type === 'GET_RESP'))([...document.querySelectorAll('tr.msgrow')].filter(r => !r.hidden))`, 5*time.Second),
 			chromedp.Evaluate[chromedp.Void](`(i => { i.value = ''; i.dispatchEvent(new Event('input')); })(document.querySelector('input[name="only"]')); 0`),
-			chromedp.Click(chromedp.CSS(`tr.msgrow[data-type="GET"]`), chromedp.NodeVisible),
+			// Keyboard: focus the first message, arrow down to the GET, Enter.
+			chromedp.Focus(chromedp.CSS(`tr.msgrow[tabindex="0"]`)),
+			chromedp.Evaluate[chromedp.Void](`(() => {
+				const rows = [...document.querySelectorAll('tr.msgrow')];
+				const target = rows.findIndex(r => r.dataset.type === 'GET');
+				const from = rows.indexOf(document.activeElement);
+				window.arrowPresses = target - from;
+			})(); 0`),
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.arrowPresses`))
+				if err != nil || n < 0 {
+					return fmt.Errorf("arrow presses %d: %v", n, err)
+				}
+				for range n {
+					if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.ArrowDown)); err != nil {
+						return err
+					}
+				}
+				return chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter))
+			}),
+			b.waitFor(`document.activeElement.dataset.type === 'GET' && document.activeElement.getAttribute('aria-current') === 'true'`, 5*time.Second),
 			b.waitFor(fmt.Sprintf(`document.querySelector('pre.msg')?.textContent.includes('%s') && document.querySelector('pre.record')?.textContent.includes('to_id')`, path), 10*time.Second),
 		)
 	})

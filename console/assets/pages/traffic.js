@@ -64,7 +64,12 @@ export async function render(main, ctx) {
 
   function add(m) {
     const search = [m.msg_type, m.record_type, m.msg_id, m.endpoint_id].join(' ').toLowerCase();
-    const tr = h('tr', { tabindex: '0', class: 'msgrow', dataset: { id: m.id, type: m.msg_type || '', search } },
+    // One row is in the tab order (roving tabindex): the newest, unless the
+    // user chose or is on another. Arrows move between rows.
+    const stop = rows.querySelector('tr[tabindex="0"]');
+    const keep = stop && (stop === selected || stop === document.activeElement);
+    if (stop && !keep) stop.tabIndex = -1;
+    const tr = h('tr', { tabindex: keep ? '-1' : '0', class: 'msgrow', dataset: { id: m.id, type: m.msg_type || '', search } },
       h('td', null, new Date(m.time).toLocaleTimeString()),
       h('td', null, h('span', { class: `dir ${m.direction}`, title: m.direction === 'out' ? 'controller to device' : 'device to controller' }, m.direction === 'out' ? '→ out' : '← in')),
       h('td', null, m.endpoint_id),
@@ -75,18 +80,31 @@ export async function render(main, ctx) {
       selected?.removeAttribute('aria-current');
       selected = tr;
       tr.setAttribute('aria-current', 'true');
+      rows.querySelectorAll('tr[tabindex="0"]').forEach((r) => { r.tabIndex = -1; });
+      tr.tabIndex = 0;
       showDetail(m);
     };
     tr.addEventListener('click', choose);
     tr.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); choose(); }
-      const step = (next) => { let r = next(tr); while (r && r.hidden) r = next(r); r?.focus(); };
+      const step = (next) => {
+        let r = next(tr);
+        while (r && r.hidden) r = next(r);
+        if (!r) return;
+        tr.tabIndex = -1;
+        r.tabIndex = 0;
+        r.focus();
+      };
       if (e.key === 'ArrowDown') { e.preventDefault(); step((r) => r.nextElementSibling); }
       if (e.key === 'ArrowUp') { e.preventDefault(); step((r) => r.previousElementSibling); }
     });
     tr.hidden = !matches(tr);
     rows.prepend(tr);
-    while (rows.children.length > MAX_ROWS) rows.lastChild.remove();
+    while (rows.children.length > MAX_ROWS) {
+      const gone = rows.lastChild;
+      gone.remove();
+      if (gone.tabIndex === 0 && rows.firstChild) rows.firstChild.tabIndex = 0;
+    }
   }
 
   let after = 0;
