@@ -433,6 +433,7 @@ type consoleLog struct {
 }
 
 func (c *consoleLog) watch(ctx context.Context, t *testing.T) {
+	ctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -448,9 +449,11 @@ func (c *consoleLog) watch(ctx context.Context, t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() {
+		stop()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
+			t.Error("the console watcher did not stop")
 		}
 	})
 }
