@@ -47,8 +47,8 @@ const exitStatusHelp = `Exit status:
      whose role does not allow the command`
 
 const connectionHelp = `Connection (flags of every command):
-  --server URL  the API (env CUTTLE_SERVER; default ` + defaultServer + `, a local
-                ` + "`cuttle up`" + `)
+  --server URL  the API (env CUTTLE_SERVER; default: the address a local
+                ` + "`cuttle up`" + ` wrote in <data>/api.json, else ` + defaultServer + `)
   --token T     API token (env CUTTLE_TOKEN, safer than the flag; default: the
                 admin token a local ` + "`cuttle up`" + ` keeps in <data>/admin.token,
                 read when the server is on this machine or --data is given)
@@ -213,9 +213,9 @@ func (c *apiCLI) flagSet(name, args, summary string) (*flag.FlagSet, *connFlags)
 		fmt.Fprintf(c.stderr, "\n%s\n", exitStatusHelp)
 	}
 	cf := &connFlags{}
-	fs.StringVar(&cf.server, "server", "", "`URL` of the API (env CUTTLE_SERVER; default "+defaultServer+")")
+	fs.StringVar(&cf.server, "server", "", "`URL` of the API (env CUTTLE_SERVER; default: a local 'cuttle up' from <data>/api.json, else "+defaultServer+")")
 	fs.StringVar(&cf.token, "token", "", "API `TOKEN`; prefer env CUTTLE_TOKEN, as flags show in ps (default: <data>/admin.token for a server on this machine)")
-	fs.StringVar(&cf.data, "data", "", "data `DIR` of a local 'cuttle up', holding admin.token (env CUTTLE_DATA; default ./cuttle-data)")
+	fs.StringVar(&cf.data, "data", "", "data `DIR` of a local 'cuttle up', holding admin.token and api.json (env CUTTLE_DATA; default ./cuttle-data)")
 	return fs, cf
 }
 
@@ -267,19 +267,21 @@ func (e *noTokenError) Error() string {
 }
 
 // client resolves the connection flags: the server from --server,
-// CUTTLE_SERVER or the default; the token from --token, CUTTLE_TOKEN or
+// CUTTLE_SERVER, the api.json a local `cuttle up` wrote in the data
+// directory, or the default; the token from --token, CUTTLE_TOKEN or
 // the data directory's admin.token. The token file is only read for a
 // server on this machine, or when the data directory is named, so that a
 // local admin token is never sent to a remote server by accident.
 func (c *apiCLI) client(cf *connFlags) (*apiClient, error) {
-	base, err := normalizeServer(cmp.Or(cf.server, c.getenv("CUTTLE_SERVER"), defaultServer))
-	if err != nil {
-		return nil, fmt.Errorf("%w: --server: %v", errUsage, err)
-	}
 	token := cmp.Or(cf.token, c.getenv("CUTTLE_TOKEN"))
 	dataDir := cmp.Or(cf.data, c.getenv("CUTTLE_DATA"))
 	explicitData := dataDir != ""
-	tokenFile := filepath.Join(cmp.Or(dataDir, "./cuttle-data"), "admin.token")
+	dataDir = cmp.Or(dataDir, "./cuttle-data")
+	tokenFile := filepath.Join(dataDir, "admin.token")
+	base, err := normalizeServer(cmp.Or(cf.server, c.getenv("CUTTLE_SERVER"), readLocalAPI(dataDir), defaultServer))
+	if err != nil {
+		return nil, fmt.Errorf("%w: --server: %v", errUsage, err)
+	}
 	if token == "" && (explicitData || isLoopbackURL(base)) {
 		b, err := os.ReadFile(tokenFile)
 		switch {

@@ -271,3 +271,59 @@ func (r *recorder) take(key string) [][]byte {
 	delete(r.bodies, key)
 	return b
 }
+
+// TestServerFromAPIFile checks that the API commands find a local `cuttle
+// up` through the api.json it writes in its data directory, and that
+// --server and CUTTLE_SERVER still win.
+func TestServerFromAPIFile(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "cuttle-data")
+	other := filepath.Join(dir, "elsewhere")
+	for _, d := range []string{data, other} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "admin.token"), []byte("cut_"+filepath.Base(d)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writeLocalAPI(data, "[::]:9191"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeLocalAPI(other, "127.0.0.1:9292"); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(data, localAPIFile)); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("api.json: %v, mode %v", err, info.Mode())
+	}
+	t.Chdir(dir)
+	for _, tc := range []struct {
+		name      string
+		flags     connFlags
+		env       map[string]string
+		base, tok string
+	}{
+		{name: "./cuttle-data/api.json", base: "http://127.0.0.1:9191", tok: "cut_cuttle-data"},
+		{name: "--data", flags: connFlags{data: "elsewhere"}, base: "http://127.0.0.1:9292", tok: "cut_elsewhere"},
+		{name: "CUTTLE_DATA", env: map[string]string{"CUTTLE_DATA": "elsewhere"}, base: "http://127.0.0.1:9292", tok: "cut_elsewhere"},
+		{name: "--server wins", flags: connFlags{server: "127.0.0.1:7000"}, base: "http://127.0.0.1:7000", tok: "cut_cuttle-data"},
+		{name: "CUTTLE_SERVER wins", env: map[string]string{"CUTTLE_SERVER": "http://127.0.0.1:7001"}, base: "http://127.0.0.1:7001", tok: "cut_cuttle-data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &apiCLI{getenv: func(k string) string { return tc.env[k] }}
+			api, err := c.client(&tc.flags)
+			if err != nil || api.base != tc.base || api.token != tc.tok {
+				t.Errorf("client: %v %+v, want %s with %s", err, api, tc.base, tc.tok)
+			}
+		})
+	}
+
+	// Without api.json, the default address.
+	if err := os.Remove(filepath.Join(data, localAPIFile)); err != nil {
+		t.Fatal(err)
+	}
+	c := &apiCLI{getenv: func(string) string { return "" }}
+	if api, err := c.client(&connFlags{}); err != nil || api.base != defaultServer {
+		t.Errorf("without api.json: %v %+v, want %s", err, api, defaultServer)
+	}
+}

@@ -108,3 +108,40 @@ func localControllerSecret(ctx context.Context, js jetstream.JetStream, dataDir,
 	}
 	return endpointID, secret, nil
 }
+
+// localAPIFile is where `cuttle up` writes the URL of its API, so that the
+// API commands on the same machine find it when it does not listen on the
+// default address and no --server or CUTTLE_SERVER says where it is.
+const localAPIFile = "api.json"
+
+// localAPI is the content of localAPIFile.
+type localAPI struct {
+	// Server is the API's base URL, as --server takes it.
+	Server string `json:"server"`
+}
+
+// writeLocalAPI records the address the API listens on (a listener
+// address such as "[::]:9090") in dataDir/api.json, mode 0600.
+func writeLocalAPI(dataDir, addr string) error {
+	name := filepath.Join(dataDir, localAPIFile)
+	b, _ := json.MarshalIndent(localAPI{Server: "http://" + loopbackAddr(addr)}, "", "  ") // a string always marshals
+	if err := os.WriteFile(name, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	return os.Chmod(name, 0o600) // WriteFile keeps an existing file's mode
+}
+
+// readLocalAPI returns the API URL a local `cuttle up` left in dataDir,
+// or "" when there is none (or it cannot be read, which the default
+// address then stands in for).
+func readLocalAPI(dataDir string) string {
+	b, err := os.ReadFile(filepath.Join(dataDir, localAPIFile))
+	if err != nil {
+		return ""
+	}
+	var l localAPI
+	if json.Unmarshal(b, &l) != nil {
+		return ""
+	}
+	return l.Server
+}

@@ -119,6 +119,9 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := writeLocalAPI(f.dataDir, apiAddr); err != nil {
+		return err
+	}
 	runCtl(g, gctx)
 	if f.demo > 0 {
 		runDemo, err := startDemo(ctx, js, f.demo, c.brokers, c.endpointID, log)

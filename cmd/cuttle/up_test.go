@@ -88,6 +88,21 @@ func TestUp(t *testing.T) {
 	if apiURL == nil || err != nil {
 		t.Fatalf("API line %v, token %v", apiURL, err)
 	}
+	// api.json tells the CLI where this instance's API is (a random port
+	// here): with only the data directory, `cuttle device ls` finds it.
+	info, err = os.Stat(filepath.Join(data, localAPIFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("API file: %v, mode %v", err, info.Mode())
+	}
+	if got, want := readLocalAPI(data)+"/api/v1", apiURL[1]; got != want {
+		t.Errorf("api.json names %s, the API is at %s", got, want)
+	}
+	waitUp(t, "the CLI to list the demo devices through api.json", func() bool {
+		var stdout, stderr bytes.Buffer
+		cli := &apiCLI{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return map[string]string{"CUTTLE_DATA": data}[k] }}
+		return cli.dispatch(ctx, "device", []string{"ls", "-o", "id"}) == nil && strings.Count(stdout.String(), "\n") == 3
+	})
+
 	waitUp(t, "3 demo devices online in the API", func() bool {
 		req, _ := http.NewRequest("GET", apiURL[1]+"/devices?status=online", nil)
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
