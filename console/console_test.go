@@ -182,3 +182,21 @@ func TestGzip(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServe serves the biggest module, gzipped, as browsers ask for it.
+func BenchmarkServe(b *testing.B) {
+	c, err := New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/assets/"+c.Version()+"/pages/explorer.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatal(w.Code)
+		}
+	}
+}
