@@ -198,9 +198,21 @@ func TestBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS(`#nav a[href="#/devices"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 20`, 20*time.Second),
 			chromedp.Click(chromedp.CSS(`table.devices thead input[type="checkbox"]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`#bulk-job`)),
+		); err != nil {
+			return err
+		}
+		b.screenshot("5a-devices-selected")
+		if err := chromedp.Do(ctx,
 			chromedp.Click(chromedp.CSS(`#bulk-job`), chromedp.NodeVisible),
 			chromedp.WaitVisible(chromedp.CSS(`#create-job`)),
 			chromedp.SetValue(chromedp.CSS(`input[name="name"]`), "browser test: software versions"),
+			b.waitFor(`document.querySelector('textarea[name="paths"]')?.value === 'Device.DeviceInfo.SoftwareVersion'`, 5*time.Second),
+		); err != nil {
+			return err
+		}
+		b.screenshot("5b-new-job")
+		if err := chromedp.Do(ctx,
 			chromedp.Click(chromedp.CSS(`#create-job`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('#job-state .badge')?.textContent === 'completed'`, 90*time.Second),
 			b.waitFor(`document.querySelectorAll('table[aria-label="Results"] tbody tr').length === 20`, 20*time.Second),

@@ -73,16 +73,25 @@ async function newJob(main, ctx) {
   const command = h('input', { type: 'text', name: 'command', spellcheck: 'false', value: 'Device.Reboot()' });
   const args = h('textarea', { name: 'args', rows: 2, spellcheck: 'false', placeholder: 'Name=value, one a line' });
   const completion = h('input', { type: 'text', name: 'completion_timeout', spellcheck: 'false', placeholder: '10m' });
+  // One field per control (a control can be in one place only); set and
+  // add share the object path, whose label says which it is.
+  const pathsField = field('Paths', paths, 'One a line.');
+  const objField = field('Object path', objPath, 'e.g. Device.WiFi.SSID.1.');
+  const paramsField = field('Parameters', params, 'Name=value, one a line.');
   const opFields = {
-    get: [field('Paths', paths, 'One a line.')], instances: [field('Paths', paths, 'One a line.')], delete: [field('Paths', paths, 'One a line.')],
-    set: [field('Object path', objPath), field('Parameters', params, 'Name=value, one a line.')],
-    add: [field('Table path', objPath, 'e.g. Device.LocalAgent.Subscription.'), field('Parameters', params, 'Name=value, one a line.')],
+    get: [pathsField], instances: [pathsField], delete: [pathsField],
+    set: [objField, paramsField], add: [objField, paramsField],
     operate: [field('Command', command), field('Input arguments', args),
       field('Completion timeout', completion, 'How long an asynchronous command may take to report completion; default 10m.')],
     'supported-protocol': [],
   };
   const opBox = h('div', { class: 'stack' });
-  const drawOp = () => replace(opBox, opFields[op.value]);
+  const drawOp = () => {
+    const add = op.value === 'add';
+    objField.querySelector('label').textContent = add ? 'Table path' : 'Object path';
+    objField.querySelector('.hint').textContent = add ? 'e.g. Device.LocalAgent.Subscription.' : 'e.g. Device.WiFi.SSID.1.';
+    replace(opBox, opFields[op.value]);
+  };
   op.addEventListener('change', drawOp);
   drawOp();
 
