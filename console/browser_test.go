@@ -318,6 +318,62 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	// Add an instance to a table in the explorer, then delete it.
+	b.step("9b-add-delete-instance", 60*time.Second, func(ctx context.Context) error {
+		table := "Device.LocalAgent.Controller.1.BootParameter."
+		instances := fmt.Sprintf(`[...document.querySelectorAll('button.toggle')].filter(b => b.dataset.path.startsWith('%s') && b.dataset.path !== '%s')`, table, table)
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#tab-explorer`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`button.toggle[data-path="Device.LocalAgent."]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`button.toggle[data-path="Device.LocalAgent.Controller."]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`button.toggle[data-path="Device.LocalAgent.Controller.1."]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.toggle[data-path=%q]`, table)), chromedp.NodeVisible),
+			chromedp.Evaluate[chromedp.Void](`window.before = `+instances+`.length; 0`),
+			chromedp.Click(chromedp.Search(fmt.Sprintf(`//button[text()="Add instance to %s"]`, table)), chromedp.NodeVisible),
+			b.waitFor(instances+`.length === window.before + 1`, 20*time.Second),
+		); err != nil {
+			return err
+		}
+		b.screenshot("9b-instance-added")
+		return chromedp.Do(ctx,
+			chromedp.Evaluate[chromedp.Void](instances+`.at(-1).closest('.node-head').querySelector('button.danger').click(); 0`),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(instances+`.length === window.before`, 20*time.Second),
+		)
+	})
+
+	// Label the device, then find it with a label selector.
+	b.step("9c-labels", 60*time.Second, func(ctx context.Context) error {
+		return chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#tab-overview`), chromedp.NodeVisible),
+			chromedp.SendKeys(chromedp.CSS(`input[name="key"]`), "site"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="value"]`), "north"),
+			chromedp.Click(chromedp.Search(`//button[text()="Set label"]`), chromedp.NodeVisible),
+			b.waitFor(`[...document.querySelectorAll('ul.labels .label')].some(l => l.textContent === 'site=north')`, 20*time.Second),
+			chromedp.Navigate(up.url+"/#/devices"),
+			chromedp.WaitVisible(chromedp.CSS(`input[name="labels"]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name="labels"]`), "site=north"),
+			chromedp.Click(chromedp.Search(`//button[text()="Apply"]`), chromedp.NodeVisible),
+			b.waitFor(fmt.Sprintf(`(r => r.length === 1 && r[0].dataset.endpoint === %q)(document.querySelectorAll('table.devices tbody tr')) && document.querySelector('.pager span').textContent === '1 device'`, device.EndpointID), 20*time.Second),
+		)
+	})
+
+	// A Set job over a selector (every device of the model).
+	b.step("9d-set-job-selector", 90*time.Second, func(ctx context.Context) error {
+		return chromedp.Do(ctx,
+			chromedp.Navigate(up.url+"/#/jobs/new"),
+			chromedp.WaitVisible(chromedp.CSS(`select[name="operation"]`)),
+			chromedp.SetValue(chromedp.CSS(`select[name="operation"]`), "set"),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('select[name="operation"]').dispatchEvent(new Event('change')); 0`),
+			chromedp.SendKeys(chromedp.CSS(`input[name="object"]`), "Device.DeviceInfo."),
+			chromedp.SendKeys(chromedp.CSS(`textarea[name="params"]`), "ProvisioningCode=fleet-1"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="model"]`), "CL-HG4000"),
+			chromedp.Click(chromedp.CSS(`#create-job`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('#job-state .badge')?.textContent === 'completed'`, 60*time.Second),
+			b.waitFor(`document.querySelectorAll('table[aria-label="Results"] tbody tr').length === 20`, 20*time.Second),
+		)
+	})
+
 	// Admins make and revoke tokens, and make device credentials.
 	b.step("10-admin-pages", 60*time.Second, func(ctx context.Context) error {
 		return chromedp.Do(ctx,
