@@ -56,7 +56,12 @@ func TestUp(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("cuttle up did not start:\n%s", out.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("cuttle up returned %v:\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	m := regexp.MustCompile(`MQTT tcp:\s+(\S+)`).FindStringSubmatch(out.String())
 	if m == nil {
