@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -68,3 +70,31 @@ func (s *sse) event(id, typ string, data []byte) error {
 // heartbeat writes a comment line, which keeps proxies from closing an
 // idle stream and lets the client notice a dead connection.
 func (s *sse) heartbeat() error { return s.send([]byte(": heartbeat\n\n")) }
+
+// streamStart reads where a stream starts, for the event and traffic
+// streams: after the ID in Last-Event-ID (what browsers send when they
+// reconnect), else in the "after" parameter; "from=start" replays
+// everything still kept. With none of them (or after=0), the stream
+// carries only what happens next.
+func streamStart(r *http.Request, q url.Values) (after uint64, fromStart bool, err error) {
+	if after, err = uintParam(q, "after"); err != nil {
+		return 0, false, err
+	}
+	switch q.Get("from") {
+	case "":
+	case "start":
+		if q.Has("after") {
+			return 0, false, Invalid(FieldError{Field: "from", Message: "give from=start or after, not both"})
+		}
+		fromStart = true
+	default:
+		return 0, false, Invalid(FieldError{Field: "from", Message: fmt.Sprintf("%q is not \"start\"", q.Get("from"))})
+	}
+	if s := r.Header.Get("Last-Event-ID"); s != "" {
+		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return 0, false, Invalid(FieldError{Field: "Last-Event-ID", Message: fmt.Sprintf("%q is not an event ID", s)})
+		}
+		fromStart = false
+	}
+	return after, fromStart, nil
+}
