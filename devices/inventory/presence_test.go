@@ -94,9 +94,15 @@ func TestWatchPresence(t *testing.T) {
 		return d.Status == StatusOnline && d.BrokerNode == "b1"
 	})
 
+	// Broker connections count every role: dev1 and the controller.
+	eventually(t, 5*time.Second, "2 broker connections", func() bool { return inv.BrokerConnections() == 2 })
+
 	begin := time.Now()
 	w.Record(presence.Presence{EndpointID: dev2, Role: "device", Online: true, Since: time.Now().UTC(), Node: "b2"})
 	eventually(t, seenDeadline, "dev2 online", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOnline })
+	if n := inv.BrokerConnections(); n != 3 {
+		t.Errorf("%d broker connections with dev2 online, want 3", n)
+	}
 	t.Logf("presence reached the inventory %s after it was recorded", time.Since(begin).Round(time.Microsecond))
 	w.Record(presence.Presence{EndpointID: dev1, Role: "device", Online: false, Since: time.Now().UTC(), Node: "b1"})
 	eventually(t, seenDeadline, "dev1 offline", func() bool { d, _ := inv.Get(dev1); return d.Status == StatusOffline })
@@ -112,6 +118,9 @@ func TestWatchPresence(t *testing.T) {
 	eventually(t, seenDeadline, "dev2 offline", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOffline })
 	if s := inv.Stats(); s.Total != 2 || s.Offline != 2 {
 		t.Errorf("Stats = %+v", s)
+	}
+	if n := inv.BrokerConnections(); n != 1 {
+		t.Errorf("%d broker connections with only the controller online, want 1", n)
 	}
 }
 
