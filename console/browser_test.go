@@ -374,6 +374,30 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	// Cursor pagination forward and back, and the device's event timeline.
+	b.step("9e-pages-and-events", 60*time.Second, func(ctx context.Context) error {
+		first := `document.querySelector('table.devices tbody tr')?.dataset.endpoint`
+		return chromedp.Do(ctx,
+			chromedp.Navigate(up.url+"/#/devices?limit=5"),
+			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 5 && document.querySelector('.pager span').textContent === '20 devices'`, 20*time.Second),
+			chromedp.Evaluate[chromedp.Void](`window.page1 = `+first+`; 0`),
+			chromedp.Click(chromedp.CSS(`.pager button:last-child`), chromedp.NodeVisible),
+			b.waitFor(first+` && `+first+` !== window.page1 && document.querySelectorAll('table.devices tbody tr').length === 5`, 20*time.Second),
+			chromedp.Evaluate[chromedp.Void](`window.page2 = `+first+`; 0`),
+			chromedp.Click(chromedp.CSS(`.pager button:last-child`), chromedp.NodeVisible),
+			b.waitFor(first+` && `+first+` !== window.page2 && `+first+` !== window.page1`, 20*time.Second),
+			chromedp.Click(chromedp.CSS(`.pager button:first-of-type`), chromedp.NodeVisible),
+			b.waitFor(first+` === window.page2`, 20*time.Second),
+			chromedp.Click(chromedp.CSS(`.pager button:first-of-type`), chromedp.NodeVisible),
+			b.waitFor(first+` === window.page1 && document.querySelector('.pager button').disabled`, 20*time.Second),
+			chromedp.Navigate(up.url+"/#/device/"+url.PathEscape(device.EndpointID)+"/events"),
+			b.waitFor(`[...document.querySelectorAll('ol[aria-label="Events"] .badge')].some(b => b.textContent === 'boot')`, 20*time.Second),
+			chromedp.SetValue(chromedp.CSS(`select[name="type"]`), "offline"),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('select[name="type"]').dispatchEvent(new Event('change')); 0`),
+			b.waitFor(`(b => b.length > 0 && b.every(x => x.textContent === 'offline'))([...document.querySelectorAll('ol[aria-label="Events"] .badge')])`, 20*time.Second),
+		)
+	})
+
 	// Admins make and revoke tokens, and make device credentials.
 	b.step("10-admin-pages", 60*time.Second, func(ctx context.Context) error {
 		return chromedp.Do(ctx,

@@ -25,7 +25,9 @@ export async function render(main, ctx) {
   const q = h('input', { type: 'search', name: 'q', value: f.q, placeholder: 'ID, serial, model, version, label…' });
   const labels = h('input', { type: 'text', name: 'labels', value: f.labels, placeholder: 'site=north,tier!=gold', spellcheck: 'false' });
   const status = select({ name: 'status' }, [['', 'Any'], ['online', 'Online'], ['offline', 'Offline']], f.status);
-  const limit = select({ name: 'limit' }, [['25', '25'], ['50', '50'], ['100', '100'], ['250', '250']], f.limit || '50');
+  const sizes = ['25', '50', '100', '250'];
+  if (f.limit && !sizes.includes(f.limit)) sizes.unshift(f.limit); // from a link
+  const limit = select({ name: 'limit' }, sizes, f.limit || '50');
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter devices' },
     field('Search', q), field('Labels', labels), field('Status', status), field('Per page', limit),
     h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Apply'),
