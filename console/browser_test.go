@@ -398,6 +398,26 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	// Cancel a running job: an operate job that waits for each device's
+	// 45 s download, one device at a time.
+	b.step("9f-cancel-job", 90*time.Second, func(ctx context.Context) error {
+		return chromedp.Do(ctx,
+			chromedp.Navigate(up.url+"/#/jobs/new"),
+			chromedp.WaitVisible(chromedp.CSS(`select[name="operation"]`)),
+			chromedp.SetValue(chromedp.CSS(`select[name="operation"]`), "operate"),
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('select[name="operation"]').dispatchEvent(new Event('change')); 0`),
+			chromedp.SetValue(chromedp.CSS(`input[name="command"]`), "Device.DeviceInfo.FirmwareImage.2.Download()"),
+			chromedp.SetValue(chromedp.CSS(`textarea[name="args"]`), "URL=https://firmware.example/hg4000-4.3.0.bin\nAutoActivate=false"),
+			chromedp.SetValue(chromedp.CSS(`input[name="concurrency"]`), "1"),
+			chromedp.SetValue(chromedp.CSS(`input[name="name"]`), "browser test: to cancel"),
+			chromedp.Click(chromedp.CSS(`#create-job`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('#job-state .badge')?.textContent === 'running'`, 30*time.Second),
+			chromedp.Click(chromedp.CSS(`#cancel-job`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('#job-state .badge')?.textContent === 'canceled' && document.getElementById('cancel-job').hidden`, 60*time.Second),
+		)
+	})
+
 	// Admins make and revoke tokens, and make device credentials.
 	b.step("10-admin-pages", 60*time.Second, func(ctx context.Context) error {
 		return chromedp.Do(ctx,
@@ -406,6 +426,10 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`input[name="endpoint_id"]`), "os::012345-BROWSER1"),
 			chromedp.Click(chromedp.Search(`//button[text()="Create credential"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('.secret input')?.value.length > 10 && document.querySelector('table[aria-label="Credentials"]').textContent.includes('os::012345-BROWSER1')`, 20*time.Second),
+			// Disable, enable and delete it.
+			b.credentialAction("Disable"), b.waitFor(credentialRow+`?.textContent.includes('disabled')`, 20*time.Second),
+			b.credentialAction("Enable"), b.waitFor(credentialRow+`?.textContent.includes('enabled')`, 20*time.Second),
+			b.credentialAction("Delete"), b.waitFor(`!`+credentialRow, 20*time.Second),
 			chromedp.Click(chromedp.CSS(`#nav a[href="#/tokens"]`), chromedp.NodeVisible),
 			chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Tokens"]`)),
 			chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "browser-temp"),
@@ -461,6 +485,18 @@ func TestBrowser(t *testing.T) {
 	if errs := consoleErrs.errors(); len(errs) > 0 {
 		t.Errorf("the page reported errors:\n%s", strings.Join(errs, "\n"))
 	}
+}
+
+// credentialRow is the credentials table's row of the test's credential.
+const credentialRow = `[...document.querySelectorAll('table[aria-label="Credentials"] tbody tr')].find(r => r.textContent.includes('os::012345-BROWSER1'))`
+
+// credentialAction presses a button of the test credential's row and
+// confirms.
+func (b *driver) credentialAction(button string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...%s.querySelectorAll('button')].find(b => b.textContent === %q).click(); 0`, credentialRow, button)),
+		chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+	)
 }
 
 // driver runs the steps in one browser tab.

@@ -59,6 +59,7 @@ export function flash(message, kind = 'info') {
   const item = h('div', { class: `flash ${kind}` }, message,
     h('button', { type: 'button', class: 'link', 'aria-label': 'Dismiss', onclick: () => item.remove() }, '×'));
   box.append(item);
+  while (box.children.length > 3) box.firstChild.remove();
   setTimeout(() => item.remove(), kind === 'error' ? 12000 : 5000);
 }
 
