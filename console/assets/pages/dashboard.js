@@ -45,14 +45,26 @@ export async function render(main, ctx) {
   const recent = await api.get('/api/v1/events' + api.query({ order: 'desc', limit: 15 }), { signal: ctx.signal });
   replace(events, recent.events.map(eventItem));
   const after = recent.events[0]?.id;
+  // A large fleet sends many events a second: keep the newest and draw
+  // them at most once a second.
+  let pending = [];
+  let timer = null;
+  const flush = () => {
+    timer = null;
+    events.prepend(...pending.slice(-15).map(eventItem).reverse());
+    pending = [];
+    while (events.children.length > 15) events.lastChild.remove();
+  };
   api.stream('/api/v1/events/stream' + api.query({ after }), {
     signal: ctx.signal,
     onEvent: (ev) => {
       if (!ev.data || typeof ev.data !== 'object') return;
-      events.prepend(eventItem(ev.data));
-      while (events.children.length > 15) events.lastChild.remove();
+      pending.push(ev.data);
+      if (pending.length > 15) pending.shift();
+      timer ??= setTimeout(flush, 1000);
     },
   });
+  ctx.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
 }
 
 function card(label, value, kind = '', href) {

@@ -107,6 +107,9 @@ export async function render(main, ctx) {
     }
   }
 
+  const incoming = [];
+  let frame = null;
+  ctx.signal.addEventListener('abort', () => cancelAnimationFrame(frame), { once: true });
   let after = 0;
   try {
     const r = await api.get('/api/v1/traffic' + api.query({ endpoint_id: device, limit: 100 }), { signal: ctx.signal });
@@ -122,7 +125,10 @@ export async function render(main, ctx) {
       if (ev.event === 'lost') { rows.prepend(h('tr', { class: 'lost' }, h('td', { colspan: 6 }, `${ev.data.count} messages not shown: the console fell behind.`))); return; }
       if (ev.event !== 'usp' || typeof ev.data !== 'object') return;
       if (paused) { held.push(ev.data); if (held.length > MAX_ROWS) held.shift(); return; }
-      add(ev.data);
+      // Busy fleets send thousands a second: add them once per frame.
+      incoming.push(ev.data);
+      if (incoming.length > MAX_ROWS) incoming.shift();
+      frame ??= requestAnimationFrame(() => { frame = null; incoming.splice(0).forEach(add); });
     },
     onState: (st) => {
       if (st === 'open') replace(state, badge('live', 'online'));
