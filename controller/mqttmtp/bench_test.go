@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 // through the Client (encode, publish, match, decode), and
 // BenchmarkRawMQTTRoundTrip a bare MQTT 5 request/response of the same
 // sizes between a controller session and that device, which only echoes
-// bytes: the floor. Both run one request at a time and report p50 and p99
-// besides ns/op. Run them together:
+// bytes: the floor. Both run one request at a time and report p50, p99
+// and the CPU time of the whole process (controller, broker and device)
+// per round trip besides ns/op. Run them together:
 //
 //	go test -run '^$' -bench 'RoundTrip' -benchtime 3000x ./controller/mqttmtp/
 
@@ -31,6 +33,7 @@ func BenchmarkGetRoundTrip(b *testing.B) {
 	get := usp.NewGet(0, benchPath)
 	ctx := context.Background()
 	var lat []time.Duration
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		start := time.Now()
 		if _, err := c.Get(ctx, d.eid, get); err != nil {
@@ -38,7 +41,7 @@ func BenchmarkGetRoundTrip(b *testing.B) {
 		}
 		lat = append(lat, time.Since(start))
 	}
-	reportPercentiles(b, lat)
+	reportPercentiles(b, lat, cpu0)
 }
 
 func BenchmarkRawMQTTRoundTrip(b *testing.B) {
@@ -70,6 +73,7 @@ func BenchmarkRawMQTTRoundTrip(b *testing.B) {
 	_, devInbox := d.client()
 	ids := usp.NewIDGen("")
 	var lat []time.Duration
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		start := time.Now()
 		id := []byte(ids.Next())
@@ -88,7 +92,7 @@ func BenchmarkRawMQTTRoundTrip(b *testing.B) {
 		}
 		lat = append(lat, time.Since(start))
 	}
-	reportPercentiles(b, lat)
+	reportPercentiles(b, lat, cpu0)
 }
 
 // d0GetResp is what the responder answers to the benchmark's Get.
@@ -114,12 +118,24 @@ func record(tb testing.TB, from string, body usp.Body) []byte {
 	return p
 }
 
-func reportPercentiles(b *testing.B, lat []time.Duration) {
+// reportPercentiles reports the p50 and p99 of lat, and the CPU time
+// used since cpu0 (see cpuTime) per round trip.
+func reportPercentiles(b *testing.B, lat []time.Duration, cpu0 time.Duration) {
 	b.StopTimer()
 	if len(lat) == 0 {
 		return
 	}
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(len(lat)), "cpu-µs/op")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// cpuTime is the CPU time (user and system) the process has used so far.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -101,6 +101,7 @@ func BenchmarkGetRoundTripTraffic(b *testing.B) {
 			b.Fatal(err)
 		}
 		var lat []time.Duration
+		cpu0 := cpuTime(b)
 		for b.Loop() {
 			start := time.Now()
 			if _, err := c.Get(ctx, d.eid, get); err != nil {
@@ -108,7 +109,7 @@ func BenchmarkGetRoundTripTraffic(b *testing.B) {
 			}
 			lat = append(lat, time.Since(start))
 		}
-		reportPercentiles(b, lat)
+		reportPercentiles(b, lat, cpu0)
 	}
 	b.Run("tap=off", func(b *testing.B) { run(b, nil) })
 	b.Run("tap=on", func(b *testing.B) { run(b, traffic.New(traffic.Config{})) })
