@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/eclipse/paho.golang/paho/session"
 )
@@ -267,19 +266,22 @@ type link struct {
 	lost context.Context
 }
 
-// publish sends p and waits for its PUBACK (QoS 1), for ctx and for the
-// connection, whichever ends first. paho would keep waiting for the
-// PUBACK of a dead connection until its packet timeout, to resend the
-// message on a resumed session, which this client never resumes.
+// publish sends p and waits for its PUBACK (QoS 1) until ctx ends. ctx
+// must end when the connection does (see bind): paho would keep waiting
+// for the PUBACK of a dead connection until its packet timeout, to resend
+// the message on a resumed session, which this client never resumes.
 func (l *link) publish(ctx context.Context, p *paho.Publish) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(l.lost, cancel)()
 	_, err := l.cli.Publish(ctx, p)
 	if err != nil && (l.lost.Err() != nil || errors.Is(err, session.ErrNoConnection)) {
 		return fmt.Errorf("%w: connection lost while publishing: %w", ErrNotConnected, err)
 	}
 	return err
+}
+
+// bind makes the connection's loss call cancel, which ends the context of
+// a request sent on it, until the returned stop is called.
+func (l *link) bind(cancel context.CancelFunc) (stop func() bool) {
+	return context.AfterFunc(l.lost, cancel)
 }
 
 // connection returns the live connection, waiting for one until ctx
@@ -312,21 +314,26 @@ func (c *Client) connection(ctx context.Context) (*link, error) {
 
 // dial opens the network connection for u.
 func (c *Client) dial(ctx context.Context, u *url.URL) (net.Conn, error) {
+	var conn net.Conn
+	var err error
 	switch u.Scheme {
 	case "mqtt", "tcp":
 		var d net.Dialer
-		return d.DialContext(ctx, "tcp", u.Host)
+		conn, err = d.DialContext(ctx, "tcp", u.Host)
 	case "mqtts", "tls", "ssl":
 		d := tls.Dialer{Config: c.cfg.TLS}
-		conn, err := d.DialContext(ctx, "tcp", u.Host)
+		conn, err = d.DialContext(ctx, "tcp", u.Host)
+	case "ws", "wss":
+		ws, err := dialWebSocket(ctx, u, c.cfg.TLS)
 		if err != nil {
 			return nil, err
 		}
-		// paho writes a packet in several calls; tls.Conn would interleave
-		// packets written from different goroutines without this lock.
-		return packets.NewThreadSafeConn(conn), nil
-	case "ws", "wss":
-		return dialWebSocket(ctx, u, c.cfg.TLS)
+		return newPacketConn(ws, false), nil
+	default:
+		return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
 	}
-	return nil, fmt.Errorf("unsupported scheme %q", u.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	return newPacketConn(conn, true), nil
 }

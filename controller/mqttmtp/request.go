@@ -69,6 +69,7 @@ func (c *Client) do(ctx context.Context, eid string, req usp.Body, typ, want usp
 	if err != nil {
 		return usp.Message{}, err
 	}
+	defer l.bind(cancel)()
 	// Register before publishing: the answer can overtake the PUBACK.
 	p := &pending{eid: eid, want: want, done: make(chan outcome, 1)}
 	if !c.pending.add(id, p) {
@@ -82,7 +83,7 @@ func (c *Client) do(ctx context.Context, eid string, req usp.Body, typ, want usp
 			return result(<-p.done)
 		}
 		if ctx.Err() != nil {
-			return usp.Message{}, ctxErr(ctx, id)
+			return usp.Message{}, ended(ctx, l, id)
 		}
 		return usp.Message{}, fmt.Errorf("publishing to %s: %w", topic, err)
 	}
@@ -93,8 +94,17 @@ func (c *Client) do(ctx context.Context, eid string, req usp.Body, typ, want usp
 		if c.pending.remove(id) == nil {
 			return result(<-p.done) // completed just now
 		}
-		return usp.Message{}, ctxErr(ctx, id)
+		return usp.Message{}, ended(ctx, l, id)
 	}
+}
+
+// ended is the error of request id, sent on l, whose ctx ended before its
+// answer: the connection's loss (see link.bind) or ctx's own end.
+func ended(ctx context.Context, l *link, id string) error {
+	if l.lost.Err() != nil {
+		return fmt.Errorf("%w: connection lost waiting for msg_id %s", ErrNotConnected, id)
+	}
+	return ctxErr(ctx, id)
 }
 
 // result turns the outcome of a request into Do's return values.
@@ -181,6 +191,7 @@ func (c *Client) send(ctx context.Context, eid, topic, id string, body usp.Body,
 	if err != nil {
 		return fmt.Errorf("usp %v to %s: %w", body.MsgType(), eid, err)
 	}
+	defer l.bind(cancel)()
 	if err := c.publish(ctx, l, eid, c.publishPacket(topic, l.inbox, l.qos, body.MsgType(), payload, corr)); err != nil {
 		return fmt.Errorf("usp %v to %s: publishing to %s: %w", body.MsgType(), eid, topic, err)
 	}

@@ -34,21 +34,16 @@ func dialWebSocket(ctx context.Context, u *url.URL, tlsCfg *tls.Config) (*wsConn
 }
 
 // wsConn is a WebSocket as the byte stream paho expects: reads run across
-// message boundaries, and each write is one binary message. It implements
-// sync.Locker, which paho takes around each packet so that the several
-// writes of one packet are never interleaved with another's.
+// message boundaries, and each write is one binary message. The
+// packetConn around it writes whole packets, one at a time.
 type wsConn struct {
 	*websocket.Conn
-	wmu sync.Mutex // the packet lock (Lock, Unlock)
 
 	rmu sync.Mutex // guards r
 	r   io.Reader  // the message being read, nil between messages
 }
 
-func (c *wsConn) Lock()   { c.wmu.Lock() }
-func (c *wsConn) Unlock() { c.wmu.Unlock() }
-
-// Write sends p as one binary message. Callers hold the packet lock.
+// Write sends p as one binary message. Callers write one at a time.
 func (c *wsConn) Write(p []byte) (int, error) {
 	if err := c.WriteMessage(websocket.BinaryMessage, p); err != nil {
 		return 0, err
