@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -442,6 +443,53 @@ func TestBrowser(t *testing.T) {
 			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 20`, 20*time.Second),
 			b.waitFor(fits, 5*time.Second),
 		)
+	})
+
+	// Text contrast meets WCAG AA on the main pages, in the light and the
+	// dark colour scheme.
+	b.step("11b-contrast", 90*time.Second, func(ctx context.Context) error {
+		pages := []string{"#/dashboard", "#/devices", "#/device/" + url.PathEscape(device.EndpointID) + "/overview",
+			"#/device/" + url.PathEscape(device.EndpointID) + "/explorer", "#/jobs", "#/tokens", "#/traffic"}
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 760)); err != nil {
+			return err
+		}
+		// The check itself finds grey on white.
+		bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+			const p = document.createElement('p');
+			p.textContent = 'faint words';
+			p.style.color = '#999'; p.style.background = '#fff';
+			document.querySelector('main').append(p);
+			return ` + contrastJS + `;
+		})()`))
+		if err != nil || len(bad) != 1 || !strings.HasPrefix(bad[0], "faint words (2.85:1") {
+			return fmt.Errorf("the contrast check does not work: %q, %v", bad, err)
+		}
+		for _, scheme := range []string{"light", "dark"} {
+			if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+				return err
+			})); err != nil {
+				return err
+			}
+			for _, p := range pages {
+				if err := chromedp.Do(ctx,
+					chromedp.Navigate(up.url+"/"+p),
+					b.waitFor(`document.querySelector('main h1, main h2') && !document.querySelector('[aria-busy="true"]')`, 20*time.Second),
+				); err != nil {
+					return err
+				}
+				bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](contrastJS))
+				if err != nil {
+					return err
+				}
+				if len(bad) > 0 {
+					return fmt.Errorf("%s scheme, %s: low contrast: %s", scheme, p, strings.Join(bad, "; "))
+				}
+			}
+			b.screenshot("11b-contrast-" + scheme)
+		}
+		return nil
 	})
 
 	// A viewer sees no control that changes anything.

@@ -281,3 +281,35 @@ func (c *apiClient) do(method, path string, body, out any) error {
 	}
 	return nil
 }
+
+// contrastJS lists the visible text on the page whose colour does not
+// contrast enough with its background: WCAG AA, 4.5:1, or 3:1 for large
+// text (24 px, or 18.66 px bold). Disabled controls are exempt, as in WCAG.
+const contrastJS = `(() => {
+	const rgb = (c) => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; };
+	const lum = ([r, g, b]) => {
+		const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+		return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+	};
+	const background = (el) => {
+		for (let e = el; e; e = e.parentElement) {
+			const c = rgb(getComputedStyle(e).backgroundColor);
+			if ((c[3] ?? 1) > 0.5) return c;
+		}
+		return rgb(getComputedStyle(document.documentElement).backgroundColor);
+	};
+	const bad = [];
+	const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+	for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+		const el = n.parentElement;
+		if (!n.textContent.trim() || !el || el.closest('[hidden], [disabled], dialog:not([open])') || !el.getClientRects().length) continue;
+		const s = getComputedStyle(el);
+		if (s.visibility === 'hidden' || Number(s.opacity) < 0.5) continue;
+		const [l1, l2] = [lum(rgb(s.color)), lum(background(el))].sort((a, b) => b - a);
+		const ratio = (l1 + 0.05) / (l2 + 0.05);
+		const size = parseFloat(s.fontSize), bold = Number(s.fontWeight) >= 700;
+		const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+		if (ratio < need) bad.push(n.textContent.trim().slice(0, 40) + ' (' + ratio.toFixed(2) + ':1, ' + s.color + ')');
+	}
+	return [...new Set(bad)].slice(0, 10);
+})()`
