@@ -459,7 +459,7 @@ func TestBrowser(t *testing.T) {
 			p.textContent = 'faint words';
 			p.style.color = '#999'; p.style.background = '#fff';
 			document.querySelector('main').append(p);
-			return ` + contrastJS + `;
+			return `+contrastJS+`;
 		})()`))
 		if err != nil || len(bad) != 1 || !strings.HasPrefix(bad[0], "faint words (2.85:1") {
 			return fmt.Errorf("the contrast check does not work: %q, %v", bad, err)
