@@ -61,9 +61,19 @@ func TestBrowser(t *testing.T) {
 
 	// 1. Sign in and see 20 devices online.
 	b.step("1-signin-dashboard", 60*time.Second, func(ctx context.Context) error {
-		return chromedp.Do(ctx,
+		if err := chromedp.Do(ctx,
 			chromedp.Navigate(up.url+"/"),
 			chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
+			// A wrong token is refused with a readable message.
+			chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), "cut_wrong"),
+			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('form.signin .error')?.textContent.includes('not accepted') && !document.querySelector('#nav a')`, 10*time.Second),
+		); err != nil {
+			return err
+		}
+		b.screenshot("1a-signin-refused")
+		return chromedp.Do(ctx,
+			chromedp.Evaluate[chromedp.Void](`document.querySelector('input[name="token"]').value = ''; 0`),
 			chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), up.token),
 			chromedp.Click(chromedp.CSS(`form.signin button[type="submit"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('[data-stat="Online"] .card-value')?.textContent === '20'`, 45*time.Second),

@@ -41,7 +41,7 @@ export function navigate(hash) {
 }
 
 function renderNav(active) {
-  replace(nav, h('ul', null, pages.filter((p) => p.title && (!p.action || can(p.action))).map((p) =>
+  replace(nav, me && h('ul', null, pages.filter((p) => p.title && (!p.action || can(p.action))).map((p) =>
     h('li', null, h('a', { href: `#/${p.path}`, 'aria-current': active === p.path || (active === 'device' && p.path === 'devices') || (active === 'job' && p.path === 'jobs') ? 'page' : null }, p.title)))));
   replace(who, me ? [
     h('span', { class: 'who-name', title: `token ${me.token_id}${me.expires_at ? `, expires ${new Date(me.expires_at).toLocaleString()}` : ''}` }, me.name, ' · ', h('strong', null, me.role)),
