@@ -419,6 +419,57 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	// More controls: open a deep path in the explorer and set a boolean
+	// with its select; remove a label; pause and resume the traffic view.
+	b.step("9g-more-controls", 90*time.Second, func(ctx context.Context) error {
+		param := "Device.DeviceInfo.FirmwareImage.2.Available"
+		form := fmt.Sprintf(`form.set[data-param=%q]`, param)
+		value := fmt.Sprintf(`document.querySelector('.pvalue[data-param="%s"]')?.textContent`, param)
+		if err := chromedp.Do(ctx,
+			chromedp.Navigate(up.url+"/#/device/"+url.PathEscape(device.EndpointID)+"/explorer"),
+			chromedp.WaitVisible(chromedp.CSS(`input[name="path"]`)),
+			chromedp.SetValue(chromedp.CSS(`input[name="path"]`), "Device.DeviceInfo.FirmwareImage.2."),
+			chromedp.Click(chromedp.Search(`//button[text()="Open"]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`.pvalue[data-param=%q]`, param))),
+		); err != nil {
+			return err
+		}
+		before, err := chromedp.Run(ctx, chromedp.Evaluate[string](value))
+		if err != nil {
+			return err
+		}
+		want := map[string]string{"true": "false", "1": "false", "false": "true", "0": "true"}[before]
+		if want == "" {
+			return fmt.Errorf("%s is %q", param, before)
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`button[aria-label="Edit Available"]`), chromedp.NodeVisible),
+			chromedp.SetValue(chromedp.CSS(form+` select`), want),
+			chromedp.Click(chromedp.CSS(form+` button[type="submit"]`), chromedp.NodeVisible),
+			b.waitFor(value+` === '`+want+`'`, 20*time.Second),
+			// Labels: remove the one step 9c set.
+			chromedp.Click(chromedp.CSS(`#tab-overview`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`button[aria-label="Remove label site"]`), chromedp.NodeVisible),
+			b.waitFor(`!document.querySelector('ul.labels') && document.querySelector('input[name="key"]')`, 20*time.Second),
+			// Traffic: nothing new shows while paused; Resume shows what came.
+			chromedp.Navigate(up.url+"/#/traffic?device="+url.QueryEscape(device.EndpointID)),
+			b.waitFor(`document.querySelector('.live .badge')?.textContent === 'live'`, 20*time.Second),
+			chromedp.Click(chromedp.Search(`//button[text()="Pause"]`), chromedp.NodeVisible),
+			chromedp.Evaluate[chromedp.Void](`window.rowsPaused = document.querySelectorAll('tr.msgrow').length; 0`),
+		); err != nil {
+			return err
+		}
+		if err := cuttleAPI.do("POST", "/api/v1/devices/"+url.PathEscape(device.EndpointID)+"/get", map[string]any{"paths": []string{"Device.DeviceInfo.UpTime"}}, nil); err != nil {
+			return err
+		}
+		return chromedp.Do(ctx,
+			chromedp.Sleep(time.Second), // nothing to wait for: the test is that nothing happens
+			b.waitFor(`document.querySelectorAll('tr.msgrow').length === window.rowsPaused`, time.Second),
+			chromedp.Click(chromedp.Search(`//button[text()="Resume"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelectorAll('tr.msgrow').length >= window.rowsPaused + 2`, 10*time.Second),
+		)
+	})
+
 	// Admins make and revoke tokens, and make device credentials.
 	b.step("10-admin-pages", 60*time.Second, func(ctx context.Context) error {
 		return chromedp.Do(ctx,
