@@ -246,10 +246,13 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`input[name="only"]`), "get_resp"),
 			b.waitFor(`(rows => rows.length > 0 && rows.every(r => r.dataset.type === 'GET_RESP'))([...document.querySelectorAll('tr.msgrow')].filter(r => !r.hidden))`, 5*time.Second),
 			chromedp.Evaluate[chromedp.Void](`(i => { i.value = ''; i.dispatchEvent(new Event('input')); })(document.querySelector('input[name="only"]')); 0`),
-			// Keyboard: focus the first message, arrow down to the GET, Enter.
+			// Only the messages that name the path; then, with the keyboard,
+			// focus the first, arrow down to the GET, Enter.
+			chromedp.SendKeys(chromedp.CSS(`input[name="only"]`), path),
+			b.waitFor(`(rows => rows.length >= 2 && rows.every(r => r.dataset.search.includes('uptime')))([...document.querySelectorAll('tr.msgrow')].filter(r => !r.hidden))`, 5*time.Second),
 			chromedp.Focus(chromedp.CSS(`tr.msgrow[tabindex="0"]`)),
 			chromedp.Evaluate[chromedp.Void](`(() => {
-				const rows = [...document.querySelectorAll('tr.msgrow')];
+				const rows = [...document.querySelectorAll('tr.msgrow')].filter(r => !r.hidden);
 				const target = rows.findIndex(r => r.dataset.type === 'GET');
 				const from = rows.indexOf(document.activeElement);
 				window.arrowPresses = target - from;

@@ -11,7 +11,7 @@ export async function render(main, ctx) {
   const pause = h('button', { type: 'button', class: 'secondary small', 'aria-pressed': 'false' }, 'Pause');
   const clear = h('button', { type: 'button', class: 'secondary small' }, 'Clear');
   const state = h('span', { class: 'live' }, 'connecting…');
-  const only = h('input', { type: 'search', name: 'only', spellcheck: 'false', placeholder: 'GET, NOTIFY, msg ID…' });
+  const only = h('input', { type: 'search', name: 'only', spellcheck: 'false', placeholder: 'GET, NOTIFY, a path, a msg ID…' });
   const form = h('form', { class: 'filters', role: 'search' }, field('Device (endpoint ID)', input), field('Show only', only),
     h('div', { class: 'field actions' }, h('button', { type: 'submit' }, 'Watch'), pause, clear));
   form.addEventListener('submit', (e) => { e.preventDefault(); ctx.navigate('#/traffic' + api.query({ device: input.value.trim() })); });
@@ -33,13 +33,20 @@ export async function render(main, ctx) {
   });
   clear.addEventListener('click', () => { replace(rows); showDetail(null); });
 
-  // "Show only" hides rows whose message type, record type and message ID
-  // all miss the text; it applies to rows as they arrive, too.
-  const matches = (tr) => {
+  // "Show only" hides rows whose message type, record type, message ID,
+  // device and decoded Msg (paths, values) all miss the text; it applies to
+  // rows as they arrive, too.
+  const matches = (search) => {
     const f = only.value.trim().toLowerCase();
-    return !f || tr.dataset.search.includes(f);
+    return !f || search.includes(f);
   };
-  only.addEventListener('input', () => { for (const tr of rows.children) if (tr.dataset.search !== undefined) tr.hidden = !matches(tr); });
+  only.addEventListener('input', () => {
+    for (const tr of rows.children) if (tr.dataset.search !== undefined) tr.hidden = !matches(tr.dataset.search);
+    // Keep the tab stop on a row that shows.
+    const stop = rows.querySelector('tr[tabindex="0"]');
+    const first = [...rows.children].find((tr) => tr.dataset.search !== undefined && !tr.hidden);
+    if (stop?.hidden && first) { stop.tabIndex = -1; first.tabIndex = 0; }
+  });
 
   let selected = null;
   function showDetail(m) {
@@ -63,11 +70,11 @@ export async function render(main, ctx) {
   }
 
   function add(m) {
-    const search = [m.msg_type, m.record_type, m.msg_id, m.endpoint_id].join(' ').toLowerCase();
+    const search = [m.msg_type, m.record_type, m.msg_id, m.endpoint_id, m.msg ? JSON.stringify(m.msg) : ''].join(' ').toLowerCase();
     // One row is in the tab order (roving tabindex): the newest, unless the
     // user chose or is on another. Arrows move between rows.
     const stop = rows.querySelector('tr[tabindex="0"]');
-    const keep = stop && (stop === selected || stop === document.activeElement);
+    const keep = stop && (stop === selected || stop === document.activeElement || !matches(search));
     if (stop && !keep) stop.tabIndex = -1;
     const tr = h('tr', { tabindex: keep ? '-1' : '0', class: 'msgrow', dataset: { id: m.id, type: m.msg_type || '', search } },
       h('td', null, new Date(m.time).toLocaleTimeString()),
@@ -98,7 +105,7 @@ export async function render(main, ctx) {
       if (e.key === 'ArrowDown') { e.preventDefault(); step((r) => r.nextElementSibling); }
       if (e.key === 'ArrowUp') { e.preventDefault(); step((r) => r.previousElementSibling); }
     });
-    tr.hidden = !matches(tr);
+    tr.hidden = !matches(search);
     rows.prepend(tr);
     while (rows.children.length > MAX_ROWS) {
       const gone = rows.lastChild;
