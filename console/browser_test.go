@@ -382,6 +382,9 @@ func TestBrowser(t *testing.T) {
 	b.step("9e-pages-and-events", 60*time.Second, func(ctx context.Context) error {
 		first := `document.querySelector('table.devices tbody tr')?.dataset.endpoint`
 		return chromedp.Do(ctx,
+			// A bookmark without the hash lands on the same page.
+			chromedp.Navigate(up.url+"/devices?status=online"),
+			b.waitFor(`location.pathname === '/' && location.hash === '#/devices?status=online' && document.querySelectorAll('table.devices tbody tr').length === 20`, 20*time.Second),
 			chromedp.Navigate(up.url+"/#/devices?limit=5"),
 			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 5 && document.querySelector('.pager span').textContent === '20 devices'`, 20*time.Second),
 			chromedp.Evaluate[chromedp.Void](`window.page1 = `+first+`; 0`),
