@@ -86,9 +86,9 @@ func New() (*Console, error) {
 		if err != nil {
 			return err
 		}
-		ctype := mime.TypeByExtension(path.Ext(name))
+		ctype := contentTypes[path.Ext(name)]
 		if ctype == "" {
-			ctype = contentTypes[path.Ext(name)]
+			ctype = mime.TypeByExtension(path.Ext(name))
 		}
 		if ctype == "" {
 			return fmt.Errorf("console: no content type for %s", name)
@@ -115,8 +115,10 @@ func New() (*Console, error) {
 	return c, nil
 }
 
-// contentTypes covers extensions the system's MIME table may lack (a
-// scratch container has none).
+// contentTypes fixes the types of the console's own files: a host's
+// /etc/mime.types, which Go's mime package reads, may call JavaScript
+// application/javascript or text/plain, and module scripts must be
+// served as JavaScript. A scratch container has no table at all.
 var contentTypes = map[string]string{
 	".js":   "text/javascript; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
@@ -124,15 +126,6 @@ var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
 	".json": "application/json",
 	".png":  "image/png",
-}
-
-func init() {
-	// Go's built-in table knows these, but a host's /etc/mime.types may
-	// say otherwise (application/javascript, or worse, text/plain); the
-	// console's module scripts must be served as JavaScript.
-	for ext, t := range contentTypes {
-		_ = mime.AddExtensionType(ext, t)
-	}
 }
 
 // Version is the hash in the assets' URLs.
