@@ -98,6 +98,7 @@ func (c *Client) session(ctx context.Context, u *url.URL) (time.Duration, error)
 	lost := make(chan error, 1)
 	cli := paho.NewClient(paho.ClientConfig{
 		Conn:              conn,
+		Session:           newSession(),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.onPublish},
 		OnClientError: func(err error) {
 			select {

@@ -177,7 +177,8 @@ func (d *device) open(ctx context.Context, bi int, clientID string) (*session, s
 	}
 	s := &session{ready: make(chan struct{}), qos: f.qos}
 	s.client = paho.NewClient(paho.ClientConfig{
-		Conn: nc,
+		Conn:    nc,
+		Session: newSession(),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			d.receive(s, pr.Packet)
 			return true, nil
