@@ -169,6 +169,24 @@ func TestDevicesJoinTheInventory(t *testing.T) {
 	if len(evs) == 0 || evs[len(evs)-1].Data["CommandKey"] != "reboot-1" {
 		t.Errorf("boot events %+v", evs)
 	}
+
+	// The device's online history: online from its first connection,
+	// offline for the reboot (its DisconnectRecord), online again.
+	var spells []string
+	waitFor(t, "online, offline, online in the event log", func() bool {
+		evs, err := s.ctl.Events().Query(ctx, events.Filter{EndpointID: s.eids[0], Types: []string{events.TypeOnline, events.TypeOffline}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spells = spells[:0]
+		for _, e := range evs {
+			spells = append(spells, e.Type)
+		}
+		return fmt.Sprint(spells) == "[online offline online]"
+	})
+	if evs, _ := s.ctl.Events().Query(ctx, events.Filter{EndpointID: s.eids[0], Types: []string{events.TypeOnline}}); evs[0].Data["reply_topic"] != "usp/v1/agent/"+s.eids[0] {
+		t.Errorf("online event %+v", evs[0])
+	}
 }
 
 // TestRevokedDeviceGoesOffline: removing a device's credential disconnects

@@ -30,6 +30,12 @@ func (c *Controller) handle(in mqttmtp.Incoming) {
 		topic := rec.MQTTConnect.SubscribedTopic
 		c.mtp.SetReplyTopic(eid, topic)
 		c.metrics.records.WithLabelValues("mqtt_connect").Inc()
+		// The agent says it has (re)connected: that starts an online spell
+		// in the device's history, as its DisconnectRecord ends one. Only
+		// the replica that receives the Record logs it, so replicas sharing
+		// the inbox do not log it twice.
+		c.publish(events.Event{EndpointID: eid, Type: events.TypeOnline, Time: in.Received,
+			Data: map[string]string{"reply_topic": topic}})
 		d, err := c.updateDevice(eid, func(d *inventory.Device) error {
 			d.ReplyTopic = topic
 			d.LastSeen = in.Received
