@@ -493,6 +493,8 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "browser-temp"),
 			chromedp.Click(chromedp.Search(`//button[text()="Create token"]`), chromedp.NodeVisible),
 			b.waitFor(`document.querySelector('.secret input')?.value.startsWith('cut_')`, 20*time.Second),
+			// The secret shows before the list is read again; wait for the row.
+			b.waitFor(`[...document.querySelectorAll('table[aria-label="Tokens"] tbody tr')].some(r => r.textContent.includes('browser-temp'))`, 20*time.Second),
 			chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll('table[aria-label="Tokens"] tbody tr')].find(r => r.textContent.includes('browser-temp')).querySelector('button.danger').click()`),
 			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
 			b.waitFor(`[...document.querySelectorAll('table[aria-label="Tokens"] tbody tr')].find(r => r.textContent.includes('browser-temp'))?.textContent.includes('revoked')`, 20*time.Second),
@@ -599,6 +601,7 @@ const credentialRow = `[...document.querySelectorAll('table[aria-label="Credenti
 // confirms.
 func (b *driver) credentialAction(button string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
+		b.waitFor(fmt.Sprintf(`[...(%s?.querySelectorAll('button') ?? [])].some(b => b.textContent === %q)`, credentialRow, button), 20*time.Second),
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...%s.querySelectorAll('button')].find(b => b.textContent === %q).click(); 0`, credentialRow, button)),
 		chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
 	)
