@@ -13,8 +13,25 @@ type withoutPackets struct {
 	slog.Handler
 }
 
+// It also lowers to debug the error Mochi's bolt hook logs on every first
+// start ("failed to get data", "key not found", key SYS): a new store has
+// no saved $SYS info yet, which is normal, and an operator's first look at
+// the logs should not be an error.
 func (h withoutPackets) Handle(ctx context.Context, r slog.Record) error {
-	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	level, notFound := r.Level, false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "error" && a.Value.String() == "key not found" {
+			notFound = true
+		}
+		return true
+	})
+	if notFound && r.Message == "failed to get data" {
+		level = slog.LevelDebug
+		if !h.Handler.Enabled(ctx, level) {
+			return nil
+		}
+	}
+	out := slog.NewRecord(r.Time, level, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
 		if a.Key != "pk" && a.Key != "packet" {
 			out.AddAttrs(a)
