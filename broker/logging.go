@@ -13,7 +13,7 @@ type withoutPackets struct {
 	slog.Handler
 }
 
-// It also lowers to debug the error Mochi's bolt hook logs on every first
+// Handle also lowers to debug the error Mochi's bolt hook logs on every first
 // start ("failed to get data", "key not found", key SYS): a new store has
 // no saved $SYS info yet, which is normal, and an operator's first look at
 // the logs should not be an error.
