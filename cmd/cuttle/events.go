@@ -40,6 +40,7 @@ func (c *apiCLI) events(ctx context.Context, args []string) error {
 	since := fs.String("since", "", "only events since then: an RFC 3339 time, or a duration meaning that long ago (15m)")
 	limit := fs.Int("limit", 0, "at most this many events (default 100 without --follow, at most 1000; with --follow, stop after this many)")
 	follow := fs.Bool("follow", false, "keep printing new events until interrupted (Ctrl-C); one line each, JSON Lines with -o json")
+	fromStart := fs.Bool("from-start", false, "with --follow, print every stored event first, then new ones")
 	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
 	if _, err := c.parse(fs, args, 0, 0); err != nil {
 		return helpOK(err)
@@ -49,6 +50,9 @@ func (c *apiCLI) events(ctx context.Context, args []string) error {
 	}
 	if *limit < 0 {
 		return c.usageError(fs, "--limit must not be negative")
+	}
+	if *fromStart && (!*follow || *since != "") {
+		return c.usageError(fs, "--from-start goes with --follow and without --since")
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -89,7 +93,7 @@ func (c *apiCLI) events(ctx context.Context, args []string) error {
 		}
 		return tw.Flush()
 	}
-	f := &follower{c: c, api: api, filter: filter, format: *out, limit: *limit}
+	f := &follower{c: c, api: api, filter: filter, format: *out, limit: *limit, fromStart: *fromStart}
 	if *since != "" {
 		switch err := f.replay(ctx, *since); {
 		case errors.Is(err, errLimitReached):
@@ -121,6 +125,9 @@ type follower struct {
 	// means only new events.
 	after   uint64
 	printed int
+	// fromStart asks the stream to replay every stored event first, until
+	// an event is printed (after takes over from there).
+	fromStart bool
 }
 
 // errLimitReached ends the stream once --limit events are printed.
@@ -175,8 +182,11 @@ func (f *follower) run(ctx context.Context) error {
 	retry, failures := 3*time.Second, 0
 	for {
 		q := cloneValues(f.filter)
-		if f.after > 0 {
+		switch {
+		case f.after > 0:
 			q.Set("after", strconv.FormatUint(f.after, 10))
+		case f.fromStart:
+			q.Set("from", "start")
 		}
 		body, err := f.api.stream(ctx, "/api/v1/events/stream", q)
 		var apiErr *apiError

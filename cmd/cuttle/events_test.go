@@ -66,6 +66,18 @@ func testOperateEvents(t *testing.T, e *apiEnv) {
 	if err := json.Unmarshal([]byte(out), &first); err != nil || i < 0 || !reflect.DeepEqual(first, list[i]) {
 		t.Errorf("followed from --since: %v %q, want the first of %+v", err, out, list)
 	}
+	// --follow --from-start replays the whole log, oldest first.
+	out = e.ok("events", "--device", dev, "--follow", "--from-start", "--limit", "1", "-o", "json")
+	var oldest []eventView
+	if err := json.Unmarshal([]byte(e.ok("events", "--device", dev, "--limit", "1", "-o", "json")), &oldest); err != nil || len(oldest) != 1 {
+		t.Fatalf("events --limit 1: %v %v", err, oldest)
+	}
+	var replayed eventView
+	if err := json.Unmarshal([]byte(out), &replayed); err != nil || !reflect.DeepEqual(replayed, oldest[0]) {
+		t.Errorf("followed from the start: %v %q, want %+v", err, out, oldest[0])
+	}
+	e.wantExit(exitUsage, "events", "--from-start")
+	e.wantExit(exitUsage, "events", "--follow", "--from-start", "--since", "10m")
 	e.wantExit(exitUsage, "events", "--type", "bad type!")
 	e.wantExit(exitUsage, "events", "--since", "yesterday")
 }
