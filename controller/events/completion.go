@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"cuttle/usp/usperr"
 )
@@ -73,7 +74,15 @@ type completionKey struct{ endpointID, command string }
 // however fast the command ends. It follows until ctx ends; Done is closed
 // then.
 func (l *Log) FollowCompletions(ctx context.Context, endpointID, commandKey string) (*Completions, error) {
-	feed, err := l.Subscribe(ctx, Filter{EndpointID: endpointID, Types: []string{TypeOperationComplete}})
+	return l.FollowCompletionsSince(ctx, endpointID, commandKey, time.Time{})
+}
+
+// FollowCompletionsSince is FollowCompletions starting with the events
+// stored at or after since (Filter.Since; the zero time means from now):
+// a bulk job resumed after a restart uses it to find the completions that
+// arrived while no controller was waiting for them.
+func (l *Log) FollowCompletionsSince(ctx context.Context, endpointID, commandKey string, since time.Time) (*Completions, error) {
+	feed, err := l.Subscribe(ctx, Filter{EndpointID: endpointID, Types: []string{TypeOperationComplete}, Since: since})
 	if err != nil {
 		return nil, err
 	}

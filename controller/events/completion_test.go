@@ -82,3 +82,36 @@ func TestCompletions(t *testing.T) {
 		}
 	})
 }
+
+// TestCompletionsSince: a Completions that starts in the past finds the
+// completions stored since then, as a resumed bulk job must.
+func TestCompletionsSince(t *testing.T) {
+	l, _ := newLog(t)
+	const download = "Device.DeviceInfo.FirmwareImage.2.Download()"
+	before := time.Now().Add(-time.Second)
+	if _, err := l.Publish(testCtx(t), Event{EndpointID: dev1, Type: TypeOperationComplete, Path: download,
+		Data: map[string]string{DataCommandKey: "key-2", DataOutputPrefix + "Size": "7"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	comps, err := l.FollowCompletionsSince(ctx, "", "key-2", before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if c, err := comps.Wait(wctx, dev1, download); err != nil || c.Output["Size"] != "7" {
+		t.Fatalf("Wait = %+v, %v", c, err)
+	}
+	// From now on, the same event is not seen.
+	now, err := l.FollowCompletions(ctx, "", "key-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer scancel()
+	if _, err := now.Wait(sctx, dev1, download); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a Completions from now found an older completion: %v", err)
+	}
+}

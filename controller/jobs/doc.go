@@ -35,8 +35,21 @@
 // command shows as pending in the response). A device waiting for its
 // completion holds one of the job's Concurrency slots, which bounds how
 // many devices run the command at once, but none of the replica's Workers.
-// A job resumed after a restart sends the Operate again to devices that
-// had no result yet.
+// Before sending the Operate to a device, the runner records that it did
+// ("<id>.sent.<creds.EncodeKey(endpoint ID)>" in the jobs bucket, written
+// with Create, and rewritten with the device's answer once it comes), so
+// that a command is run at most once per device. A job resumed after a
+// restart (or taken over by another replica) sends nothing to a device
+// that has such a mark and no result: it waits for the completion of the
+// commands the device said it started (of the command requested, when the
+// answer was not recorded), reading the event log back from shortly
+// before the first such device's mark so as to see the completions that
+// arrived while no controller followed them, for what is left of the
+// completion timeout since the mark (at least 5 s), and records ok,
+// usp_error or timeout as above. A device the controller stopped before
+// it answered therefore ends as a timeout if the command never reached
+// it, rather than being asked twice. Devices without a mark get the
+// Operate as usual.
 //
 // # Storage
 //
@@ -44,8 +57,11 @@
 // The same bucket holds, under sub-keys the job listing never sees, the
 // device snapshot ("<id>.devices.<n>", chunks of at most 2,000 endpoint
 // IDs, so that a job over 100,000 devices stays under NATS's 1 MB message
-// limit and its record, rewritten at every progress flush, stays small)
-// and the lease ("<id>.lease").
+// limit and its record, rewritten at every progress flush, stays small),
+// the lease ("<id>.lease") and, for operate jobs that wait for
+// completions, one mark per device the Operate was sent to
+// ("<id>.sent.<encoded endpoint ID>", see above); Run's purge removes
+// them all with the record.
 //
 // Results are JSON in the KV bucket "cuttle-job-results" under
 // "<id>.<creds.EncodeKey(endpoint ID)>". A KV bucket rather than a plain

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,16 +290,20 @@ type tappedUSP struct {
 	delay time.Duration
 
 	calls    atomic.Int64
-	mu       sync.Mutex // guards answered
+	mu       sync.Mutex // guards answered and asked
 	answered map[string]int
+	asked    map[string]int // requests per device
 }
 
 func newTap(s *stack, delay time.Duration) *tappedUSP {
-	return &tappedUSP{next: func() USPClient { return s.controller().MTP() }, delay: delay, answered: map[string]int{}}
+	return &tappedUSP{next: func() USPClient { return s.controller().MTP() }, delay: delay, answered: map[string]int{}, asked: map[string]int{}}
 }
 
 func (u *tappedUSP) Do(ctx context.Context, eid string, req usp.Body) (usp.Message, error) {
 	u.calls.Add(1)
+	u.mu.Lock()
+	u.asked[eid]++
+	u.mu.Unlock()
 	if u.delay > 0 {
 		t := time.NewTimer(u.delay)
 		select {
@@ -320,11 +325,14 @@ func (u *tappedUSP) Do(ctx context.Context, eid string, req usp.Body) (usp.Messa
 func (u *tappedUSP) answers() map[string]int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	out := make(map[string]int, len(u.answered))
-	for k, v := range u.answered {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(u.answered)
+}
+
+// requests returns how many requests each device was sent.
+func (u *tappedUSP) requests() map[string]int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return maps.Clone(u.asked)
 }
 
 // liveInventory answers from the current controller's inventory.

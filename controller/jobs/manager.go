@@ -38,9 +38,10 @@ type Inventory interface {
 }
 
 // CompletionSource follows the OperationComplete events of the commands
-// run with a command key; the event log (controller.Events()) is one.
+// run with a command key, from since on (the zero time: from now); the
+// event log (controller.Events()) is one.
 type CompletionSource interface {
-	FollowCompletions(ctx context.Context, endpointID, commandKey string) (*events.Completions, error)
+	FollowCompletionsSince(ctx context.Context, endpointID, commandKey string, since time.Time) (*events.Completions, error)
 }
 
 var (
@@ -89,7 +90,8 @@ type Config struct {
 	FlushInterval time.Duration
 	// ShutdownGrace is how long requests in flight may finish, and be
 	// recorded, once Run is stopping; default 5 s. Requests still out then
-	// are abandoned and redone by whoever resumes the job.
+	// are abandoned and redone by whoever resumes the job, but for an
+	// operate job's commands, whose completions it waits for instead.
 	ShutdownGrace time.Duration
 	// MaxResultBytes bounds a device's stored response; larger ones are
 	// dropped and the result marked truncated. Default 256 KiB.

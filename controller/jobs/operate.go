@@ -4,20 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 
 	"cuttle/controller/events"
-	"cuttle/usp"
 )
 
-// awaitCompletions waits, up to the job's completion timeout, for the
-// OperationComplete of each asynchronous command in a device's answer,
+// awaitCompletions waits, up to timeout, for the OperationComplete of
+// each asynchronous command (status started) in a device's answer out,
 // and completes the device's result: ok when every command completed,
 // usp_error when one failed, timeout when one is still pending. It
 // returns false when the runner stopped meanwhile for another reason than
 // a cancel: the next runner redoes the device.
-func (r *runner) awaitCompletions(res Result, resp *usp.OperateResp) (Result, bool) {
-	out := operateJSON(r.commandKey, resp)
-	ctx, cancel := context.WithTimeout(r.ops, r.compTimeout)
+func (r *runner) awaitCompletions(res Result, out operateResponse, timeout time.Duration) (Result, bool) {
+	out.Results = slices.Clone(out.Results)
+	ctx, cancel := context.WithTimeout(r.ops, timeout)
 	defer cancel()
 	pending := 0
 	for i := range out.Results {

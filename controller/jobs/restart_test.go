@@ -3,10 +3,13 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
+	"cuttle/controller/events"
 	"cuttle/internal/natstest"
+	"cuttle/simulator/profile"
 )
 
 func (m *Manager) runsHere(id string) bool {
@@ -201,4 +204,88 @@ func TestLeaseLost(t *testing.T) {
 		t.Fatalf("ended %+v", j)
 	}
 	checkOnce(t, m, j.ID, s.eids)
+}
+
+// TestRestartWhileAwaitingCompletion: the job manager stops while every
+// device of an operate job is downloading firmware, and the downloads end
+// while no manager runs. The next manager sends nothing again: it finds
+// the completions in the event log and records each device ok.
+func TestRestartWhileAwaitingCompletion(t *testing.T) {
+	s := startStack(t, 4)
+	p, err := profile.Builtin(profile.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.DownloadSeconds = 5
+	s.profile = p
+	s.startFleet(s.eids)
+	tap := newTap(s, 0)
+	m1, stop1 := s.startManager(Config{USP: tap, Inventory: liveInventory{s}, Completions: s.controller().Events(),
+		ReplicaID: "first", ShutdownGrace: 100 * time.Millisecond})
+	ctx := context.Background()
+	const download = "Device.DeviceInfo.FirmwareImage.2.Download()"
+	j, err := m1.Create(ctx, Spec{Operation: OpOperate, Devices: s.eids, Concurrency: 4,
+		Request: json.RawMessage(fmt.Sprintf(`{"command":%q,"input_args":{"URL":"https://fw.example.com/4.3.0.bin","AutoActivate":"false"}}`, download))}, "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every device answered", func() bool { return len(tap.answers()) == len(s.eids) })
+	stop1()
+	mid, err := m1.Get(ctx, j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mid.State != StateRunning || mid.Done != 0 {
+		t.Fatalf("stopped job %+v: the downloads should still run", mid)
+	}
+
+	// Every download ends while no manager follows the events.
+	key := "cuttle-job-" + j.ID
+	waitFor(t, 30*time.Second, "every download complete", func() bool {
+		evs, err := s.controller().Events().Query(ctx, events.Filter{Types: []string{events.TypeOperationComplete}, Limit: 1000})
+		if err != nil {
+			return false
+		}
+		n := 0
+		for _, e := range evs {
+			if e.Data[events.DataCommandKey] == key {
+				n++
+			}
+		}
+		return n == len(s.eids)
+	})
+
+	m2, _ := s.startManager(Config{USP: tap, Inventory: liveInventory{s}, Completions: s.controller().Events(), ReplicaID: "second"})
+	j = await(t, m2, j.ID, time.Minute)
+	if j.State != StateCompleted || j.Succeeded != len(s.eids) {
+		t.Fatalf("ended %+v", j)
+	}
+	for _, r := range allResults(t, m2, j.ID) {
+		var resp struct {
+			Results []struct {
+				Command    string          `json:"command"`
+				Status     string          `json:"status"`
+				Completion json.RawMessage `json:"completion"`
+			} `json:"results"`
+		}
+		if err := json.Unmarshal(r.Response, &resp); err != nil || len(resp.Results) != 1 || r.Status != StatusOK ||
+			resp.Results[0].Status != "completed" || resp.Results[0].Command != download || resp.Results[0].Completion == nil {
+			t.Errorf("%s: %s %+v %s (%v)", r.EndpointID, r.Status, r.Error, r.Response, err)
+		}
+		if r.Finished.Sub(r.Started) < 4*time.Second {
+			t.Errorf("%s: finished %s after it was sent, before the download could end", r.EndpointID, r.Finished.Sub(r.Started))
+		}
+	}
+	for _, eid := range s.eids {
+		if n := tap.requests()[eid]; n != 1 {
+			t.Errorf("%s was sent the command %d times", eid, n)
+		}
+	}
+	// Purging the job removes its marks too.
+	if err := m2.store.purge(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if marks, err := m2.store.sentMarks(ctx, j.ID, nil); err != nil || len(marks) != 0 {
+		t.Errorf("after the purge: %d marks (%v)", len(marks), err)
+	}
 }

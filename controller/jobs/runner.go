@@ -28,6 +28,14 @@ var (
 
 // Bounds of the runner's own NATS writes.
 const (
+	// sinceMargin is how far before its first device's command a resumed
+	// job reads completions back, for clock skew between replicas and
+	// NATS.
+	sinceMargin = time.Minute
+	// resumeFloor is the least a resumed job waits for a completion, to
+	// read back those that arrived while it was not followed.
+	resumeFloor = 5 * time.Second
+
 	writeTimeout  = 10 * time.Second
 	writeAttempts = 3
 	// cancelWriters is how many "canceled" results are written at once.
@@ -63,6 +71,11 @@ type runner struct {
 	comps       *events.Completions
 	compTimeout time.Duration
 	commandKey  string
+	command     string
+	// sent holds, for an operate job that waits for completions, the
+	// devices a previous runner sent the Operate to and that have no
+	// result: they are waited for, not sent to again. Set by load.
+	sent map[string]sentMark
 
 	// mu guards the fields below, which load sets before any other
 	// goroutine uses them.
@@ -170,13 +183,24 @@ func (r *runner) followCompletions() (stop func(), err error) {
 		return nil, err
 	}
 	op := req.(*OperateRequest)
+	// A resumed job reads back from its first device left waiting, so as
+	// to see the completions that arrived while no runner was following.
+	var since time.Time
+	for _, m := range r.sent {
+		if since.IsZero() || m.Sent.Before(since) {
+			since = m.Sent
+		}
+	}
+	if !since.IsZero() {
+		since = since.Add(-sinceMargin)
+	}
 	ctx, cancel := context.WithCancel(r.ops)
-	comps, err := r.m.cfg.Completions.FollowCompletions(ctx, "", op.CommandKey)
+	comps, err := r.m.cfg.Completions.FollowCompletionsSince(ctx, "", op.CommandKey, since)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	r.comps, r.compTimeout, r.commandKey = comps, op.completionTimeout(), op.CommandKey
+	r.comps, r.compTimeout, r.commandKey, r.command = comps, op.completionTimeout(), op.CommandKey, op.Command
 	return func() {
 		cancel()
 		<-comps.Done()
@@ -225,6 +249,12 @@ func (r *runner) load() ([]string, usp.Body, bool) {
 		r.log.Warn("cannot load job results", "err", err)
 		return nil, nil, false
 	}
+	if j.Spec.Operation == OpOperate && r.m.cfg.Completions != nil {
+		if r.sent, err = r.m.store.sentMarks(ctx, r.id, r.done); err != nil {
+			r.log.Warn("cannot load the devices the job sent its command to", "err", err)
+			return nil, nil, false
+		}
+	}
 	resumed := r.job.State == StateRunning
 	if r.job.State == StatePending {
 		r.job.State, r.job.Started = StateRunning, r.m.now().UTC()
@@ -235,7 +265,7 @@ func (r *runner) load() ([]string, usp.Body, bool) {
 		r.log.Warn("cannot mark job running", "err", err)
 		return nil, nil, false
 	}
-	r.log.Info("job started", "operation", j.Spec.Operation, "devices", j.Total, "already_done", r.job.Done, "resumed", resumed)
+	r.log.Info("job started", "operation", j.Spec.Operation, "devices", j.Total, "already_done", r.job.Done, "resumed", resumed, "awaiting", len(r.sent))
 	if r.job.CancelRequested {
 		r.requestCancel()
 	}
@@ -263,6 +293,14 @@ func (r *runner) work(devices []string, body usp.Body) {
 				if i >= len(todo) {
 					return
 				}
+				if mark, ok := r.sent[todo[i]]; ok {
+					// Sent before a restart: wait for it, without a
+					// request slot, since nothing is sent.
+					if res, keep := r.resume(mark); keep {
+						r.record(res)
+					}
+					continue
+				}
 				select {
 				case r.m.slots <- struct{}{}:
 				case <-r.dispatch.Done():
@@ -271,7 +309,7 @@ func (r *runner) work(devices []string, body usp.Body) {
 				res, async, keep := r.one(todo[i], body, spec)
 				<-r.m.slots // waiting for completions takes no request slot
 				if keep && async != nil {
-					res, keep = r.awaitCompletions(res, async)
+					res, keep = r.awaitCompletions(res, *async, r.compTimeout)
 				}
 				if keep {
 					r.record(res)
@@ -287,12 +325,81 @@ func (r *runner) work(devices []string, body usp.Body) {
 // the request was out (the next runner redoes it). An Operate answer with
 // asynchronous commands to wait for comes back as async, the result to be
 // completed by awaitCompletions.
-func (r *runner) one(eid string, body usp.Body, spec Spec) (Result, *usp.OperateResp, bool) {
+func (r *runner) one(eid string, body usp.Body, spec Spec) (Result, *operateResponse, bool) {
 	res, msg, keep := r.send(eid, body, spec)
 	if resp, ok := msg.(*usp.OperateResp); ok && keep && res.Status == StatusOK && r.comps != nil && hasAsync(resp) {
-		return res, resp, true
+		out := operateJSON(r.commandKey, resp)
+		// A runner that resumes the job waits for these commands.
+		ctx, cancel := wctx()
+		err := r.m.store.updateSent(ctx, r.id, sentMark{EndpointID: eid, Sent: res.Started, Response: &out})
+		cancel()
+		if err != nil {
+			r.log.Warn("cannot record the device's answer; a resumed job would wait for the requested command", "device", eid, "err", err)
+		}
+		return res, &out, true
 	}
 	return res, nil, keep
+}
+
+// marksSent reports whether the runner records each device it sends the
+// request to before sending it: for operate jobs that wait for
+// completions, so that a resumed job never runs a command twice.
+func (r *runner) marksSent(spec Spec) bool {
+	return spec.Operation == OpOperate && r.comps != nil
+}
+
+// markSent records that the request is being sent to eid; false means it
+// must not be sent: the runner is stopping (storage failure), or another
+// runner sent it already (then mark is that runner's, to wait for).
+func (r *runner) markSent(eid string, at time.Time) (mark *sentMark, send bool) {
+	m := sentMark{EndpointID: eid, Sent: at}
+	var created bool
+	var err error
+	for attempt := range writeAttempts {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+		}
+		ctx, cancel := wctx()
+		created, err = r.m.store.markSent(ctx, r.id, m)
+		cancel()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		r.log.Error("cannot record the command sent; stopping the job here", "device", eid, "err", err)
+		r.abort(errStore)
+		return nil, false
+	}
+	if created {
+		return nil, true
+	}
+	ctx, cancel := wctx()
+	defer cancel()
+	marks, err := r.m.store.sentMarks(ctx, r.id, nil)
+	if other, ok := marks[eid]; ok && err == nil {
+		return &other, false
+	}
+	// Marked but unreadable: the next runner waits for it.
+	r.log.Warn("cannot read the mark of a command another runner sent", "device", eid, "err", err)
+	r.abort(errStore)
+	return nil, false
+}
+
+// resume completes the result of a device a previous runner sent the
+// Operate to: it waits for the completion of the commands the device
+// said it started (or, when its answer was not recorded, of the command
+// requested), for what is left of the completion timeout since the
+// command was sent, but at least resumeFloor, so that completions that
+// arrived while no runner followed are read back from the event log.
+func (r *runner) resume(mark sentMark) (Result, bool) {
+	res := Result{EndpointID: mark.EndpointID, Started: mark.Sent, Status: StatusOK}
+	out := operateResponse{CommandKey: r.commandKey, Results: []operateResult{{Command: r.command, RequestPath: r.command, Status: opStarted}}}
+	if mark.Response != nil {
+		out = *mark.Response
+	}
+	left := max(r.compTimeout-r.m.now().Sub(mark.Sent), resumeFloor)
+	return r.awaitCompletions(res, out, left)
 }
 
 func hasAsync(resp *usp.OperateResp) bool {
@@ -314,6 +421,16 @@ func (r *runner) send(eid string, body usp.Body, spec Spec) (Result, usp.Body, b
 			res.Status, res.Finished = StatusSkipped, res.Started
 			res.Error = &ErrorInfo{Message: "not reached: " + offlineReason(d, ok)}
 			return res, nil, true
+		}
+	}
+	if r.marksSent(spec) {
+		mark, send := r.markSent(eid, res.Started)
+		if mark != nil {
+			res, keep := r.resume(*mark)
+			return res, nil, keep
+		}
+		if !send {
+			return res, nil, false
 		}
 	}
 	ctx, cancel := context.WithTimeout(r.ops, time.Duration(spec.Timeout))

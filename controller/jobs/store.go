@@ -41,7 +41,7 @@ func openStore(ctx context.Context, cfg *Config) (*store, error) {
 	var err error
 	s.jobs, err = openBucket(ctx, cfg.JetStream, jetstream.KeyValueConfig{
 		Bucket:      cfg.JobsBucket,
-		Description: "Cuttle bulk jobs: <id> the job record, <id>.devices.<n> its devices, <id>.lease its runner",
+		Description: "Cuttle bulk jobs: <id> the job record, <id>.devices.<n> its devices, <id>.lease its runner, <id>.sent.<encoded endpoint id> operate commands sent",
 		History:     1,
 		Storage:     jetstream.FileStorage,
 	}, cfg.Replicas)
@@ -172,6 +172,82 @@ func (s *store) putResult(ctx context.Context, id string, r Result) (bool, error
 	return true, nil
 }
 
+// sentMark records, in the jobs bucket under sentKey, that an operate
+// job sent its Operate to a device, so that a resumed job waits for the
+// command's completion instead of sending it again.
+type sentMark struct {
+	EndpointID string    `json:"endpoint_id"`
+	Sent       time.Time `json:"sent"`
+	// Response is the device's answer, written once it came with
+	// asynchronous commands to wait for; nil until then.
+	Response *operateResponse `json:"response,omitempty"`
+}
+
+func sentKey(id, eid string) string { return id + ".sent." + creds.EncodeKey(eid) }
+
+// markSent records that the Operate is being sent to m.EndpointID, and
+// reports false when it already was (by another runner).
+func (s *store) markSent(ctx context.Context, id string, m sentMark) (bool, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.jobs.Create(ctx, sentKey(id, m.EndpointID), b); err != nil {
+		if conflict(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("recording the Operate sent to %s in job %s: %w", m.EndpointID, id, err)
+	}
+	return true, nil
+}
+
+// updateSent adds the device's answer to its mark.
+func (s *store) updateSent(ctx context.Context, id string, m sentMark) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := s.jobs.Put(ctx, sentKey(id, m.EndpointID), b); err != nil {
+		return fmt.Errorf("recording the answer of %s in job %s: %w", m.EndpointID, id, err)
+	}
+	return nil
+}
+
+// sentMarks returns the marks of a job's devices that have no result
+// (done says which have one), by endpoint ID.
+func (s *store) sentMarks(ctx context.Context, id string, done map[string]bool) (map[string]sentMark, error) {
+	kl, err := s.jobs.ListKeysFiltered(ctx, id+".sent.*")
+	if err != nil {
+		return nil, fmt.Errorf("listing the devices job %s sent its command to: %w", id, err)
+	}
+	var keys []string
+	for k := range kl.Keys() {
+		keys = append(keys, k)
+	}
+	_ = kl.Stop()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := map[string]sentMark{}
+	for _, k := range keys {
+		e, err := s.jobs.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", k, err)
+		}
+		var m sentMark
+		if err := json.Unmarshal(e.Value(), &m); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", k, err)
+		}
+		if !done[m.EndpointID] {
+			out[m.EndpointID] = m
+		}
+	}
+	return out, nil
+}
+
 // scanResults calls fn with a job's results in the order they were
 // stored, starting after stream sequence after, until fn returns false.
 // It reads the results bucket's stream through a consumer that lives for
@@ -256,7 +332,8 @@ func sortDesc(ids []string) {
 	slices.Reverse(ids)
 }
 
-// purge removes a job: its results, devices and lease, then its record,
+// purge removes a job: its results, devices, lease and sent marks, then
+// its record,
 // through the KV API so that watchers see it go.
 func (s *store) purge(ctx context.Context, id string) error {
 	if err := s.resultsStream.Purge(ctx, jetstream.WithPurgeSubject(s.resultsPrefix+id+".>")); err != nil {
