@@ -117,7 +117,7 @@ func (c *pathChecker) params(field string, params map[string]string, required []
 	})
 	out := make([]usp.Param, 0, len(names))
 	for _, n := range names {
-		if !validParamName(n) {
+		if !path.IsRelativeParamName(n) {
 			c.add(field+".params."+n, "not a parameter name relative to the object (such as Enable or Stats.BytesSent)")
 		}
 		out = append(out, usp.Param{Name: n, Value: params[n], Required: slices.Contains(required, n)})
@@ -128,32 +128,6 @@ func (c *pathChecker) params(field string, params map[string]string, required []
 		}
 	}
 	return out
-}
-
-// validParamName accepts a relative parameter path: names joined by dots,
-// with instance numbers between them.
-func validParamName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for part := range strings.SplitSeq(s, ".") {
-		if !path.IsValidName(part) && !isPosNum(part) {
-			return false
-		}
-	}
-	return true
-}
-
-func isPosNum(s string) bool {
-	if s == "" || s[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // uspSummary is the audit summary of a USP request: what it did to which

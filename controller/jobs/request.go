@@ -224,7 +224,7 @@ func (r *OperateRequest) Build() (usp.Body, error) {
 	var c checker
 	c.path("command", r.Command, path.Command)
 	for name := range r.InputArgs {
-		if !validParamName(name) {
+		if !path.IsRelativeParamName(name) {
 			c.add("input_args."+name, "not an argument name (such as URL or TimeWindow.1.Start)")
 		}
 	}
@@ -310,7 +310,7 @@ func (c *checker) params(field string, params map[string]string, required []stri
 	slices.Sort(names)
 	out := make([]usp.Param, 0, len(names))
 	for _, n := range names {
-		if !validParamName(n) {
+		if !path.IsRelativeParamName(n) {
 			c.add(field+".params."+n, "not a parameter name relative to the object (such as Enable or Stats.BytesSent)")
 		}
 		out = append(out, usp.Param{Name: n, Value: params[n], Required: slices.Contains(required, n)})
@@ -321,30 +321,4 @@ func (c *checker) params(field string, params map[string]string, required []stri
 		}
 	}
 	return out
-}
-
-// validParamName accepts a relative parameter path: names joined by dots,
-// with instance numbers between them.
-func validParamName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for part := range strings.SplitSeq(s, ".") {
-		if !path.IsValidName(part) && !isPosNum(part) {
-			return false
-		}
-	}
-	return true
-}
-
-func isPosNum(s string) bool {
-	if s == "" || s[0] == '0' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -145,3 +145,15 @@ func TestHelpers(t *testing.T) {
 		}
 	})
 }
+
+func TestIsRelativeParamName(t *testing.T) {
+	for s, want := range map[string]bool{
+		"Enable": true, "Stats.BytesSent": true, "Radio.1.Channel": true, "X_ACME-COM_Foo": true,
+		"": false, ".Enable": false, "Enable.": false, "Radio.01.Channel": false, "Radio.0.Channel": false,
+		"1": true, "Radio.*.Channel": false, "Radio.[Enable==true].Channel": false, "En able": false,
+	} {
+		if got := IsRelativeParamName(s); got != want {
+			t.Errorf("IsRelativeParamName(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -25,6 +25,22 @@ func SplitParam(p string) (obj, name string) {
 	return p[:i+1], p[i+1:]
 }
 
+// IsRelativeParamName reports whether s names a parameter relative to an
+// object, as the params of a Set or Add do: names joined by ".", with
+// instance numbers (positive, no leading zero) between them, such as
+// "Enable" or "Stats.BytesSent" or "Radio.1.Channel".
+func IsRelativeParamName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for part := range strings.SplitSeq(s, ".") {
+		if !IsValidName(part) && (!allDigits(part) || part[0] == '0') {
+			return false
+		}
+	}
+	return true
+}
+
 // IsValidName reports whether s is a valid object, parameter, command or
 // event name: a letter or "_" followed by letters, digits, "_" or "-" (the
 // last for vendor extensions such as "X_ACME-COM_Foo").
