@@ -1,7 +1,6 @@
 package embednats
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,9 +8,10 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -153,26 +153,8 @@ func TestTempDirRemoved(t *testing.T) {
 	}
 }
 
-// syncBuffer is an io.Writer safe for the server's logging goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLogsToSlog(t *testing.T) {
-	var out syncBuffer
+	var out testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	s := start(t, Config{Port: RandomPort, Logger: log})
 	s.Shutdown()

@@ -4,10 +4,11 @@
 package natstest
 
 import (
+	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,6 +51,22 @@ func StartAt(t testing.TB, dataDir string, port int) *embednats.Server {
 	return s
 }
 
+// StartRestartable starts a server as Start does, and returns with it a
+// function that starts a server again on the same port with the same
+// store, for tests that stop NATS under a client and bring it back where
+// the client expects it. Shut the running server down before calling
+// restart.
+func StartRestartable(t testing.TB) (s *embednats.Server, restart func() *embednats.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	s = StartAt(t, dir, RandomPort)
+	port := Port(t, s)
+	return s, func() *embednats.Server {
+		t.Helper()
+		return StartAt(t, dir, port)
+	}
+}
+
 // Port returns the TCP port s listens on.
 func Port(t testing.TB, s *embednats.Server) int {
 	t.Helper()
@@ -89,44 +106,24 @@ func JetStream(t testing.TB, s *embednats.Server, opts ...nats.Option) (*nats.Co
 	return nc, js
 }
 
-// CheckGoroutines records the number of goroutines now and, at cleanup,
-// fails the test if more are still running after a grace period. Call it
-// first in a test, so its cleanup runs after every other one. Goroutines of
-// nats-server itself are not counted: some of its background loops (file
-// store flushing, the ATS clock) outlive Shutdown by a moment or for good,
-// and they are not this project's to leak.
-func CheckGoroutines(t testing.TB) {
+// Unreachable returns a connection, and its JetStream context, to a port
+// nobody listens on (a started and stopped server's), for tests of what
+// happens without NATS. The connection keeps retrying every 50ms and is
+// closed at cleanup; url is where it tries.
+func Unreachable(t testing.TB) (nc *nats.Conn, js jetstream.JetStream, url string) {
 	t.Helper()
-	before, _ := ownGoroutines()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			n, stacks := ownGoroutines()
-			if n <= before {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("%d goroutines leaked (%d before, %d after):\n%s", n-before, before, n, stacks)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
-}
-
-// ownGoroutines counts the running goroutines that are not nats-server's,
-// and returns their stacks.
-func ownGoroutines() (int, string) {
-	buf := make([]byte, 1<<20)
-	buf = buf[:runtime.Stack(buf, true)]
-	var own []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.TrimSpace(g) == "" || strings.Contains(g, "github.com/nats-io/nats-server/v2/server") {
-			continue
-		}
-		own = append(own, g)
+	s := Start(t)
+	url = s.ClientURL()
+	s.Shutdown()
+	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", url, err)
 	}
-	return len(own), strings.Join(own, "\n\n")
+	t.Cleanup(nc.Close)
+	if js, err = jetstream.New(nc); err != nil {
+		t.Fatalf("creating JetStream context: %v", err)
+	}
+	return nc, js, url
 }
 
 // asyncError replaces nats.go's default handler, which writes every async
@@ -142,4 +139,69 @@ func logger() *slog.Logger {
 		return nil
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// StartCluster starts n clustered servers named n1…nN on loopback, each with
+// client user "u"/"p", a random client port and a store in t.TempDir(), in
+// the cluster called name. JetStream needs every node to have its routes
+// configured when it starts, so the route ports are picked before any node
+// starts; another test may take one of them in the meantime, so a start that
+// finds its port in use is retried, whole, with fresh ports. Every server is
+// shut down at cleanup; shutting one down earlier is fine.
+func StartCluster(t testing.TB, n int, name string) []*embednats.Server {
+	t.Helper()
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		nodes, err := tryStartCluster(t, n, name)
+		if err == nil {
+			return nodes
+		}
+		if attempt == attempts || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatalf("starting a %d-node NATS cluster (attempt %d): %v", n, attempt, err)
+		}
+		t.Logf("starting a %d-node NATS cluster (attempt %d): %v; retrying with fresh ports", n, attempt, err)
+	}
+}
+
+func tryStartCluster(t testing.TB, n int, name string) ([]*embednats.Server, error) {
+	ports, err := freePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	var nodes []*embednats.Server
+	for i := range n {
+		s, err := embednats.StartCluster(embednats.Config{
+			DataDir: t.TempDir(), Port: RandomPort, ServerName: fmt.Sprintf("n%d", i+1),
+			User: "u", Password: "p", Logger: logger(),
+		}, embednats.ClusterConfig{Name: name, Port: ports[i], Routes: routes, User: "route", Password: "route-secret"})
+		if err != nil {
+			for _, started := range nodes {
+				started.Shutdown()
+			}
+			return nil, fmt.Errorf("node n%d: %w", i+1, err)
+		}
+		nodes = append(nodes, s)
+	}
+	for _, s := range nodes {
+		t.Cleanup(s.Shutdown)
+	}
+	return nodes, nil
+}
+
+// freePorts returns n distinct ports that were free a moment ago.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
 }
