@@ -2,6 +2,7 @@ package mqttmtp
 
 import (
 	"context"
+	"errors"
 	"net"
 	"slices"
 	"syscall"
@@ -32,16 +33,10 @@ func BenchmarkGetRoundTrip(b *testing.B) {
 	c := e.startClient(nil)
 	get := usp.NewGet(0, benchPath)
 	ctx := context.Background()
-	var lat []time.Duration
-	cpu0 := cpuTime(b)
-	for b.Loop() {
-		start := time.Now()
-		if _, err := c.Get(ctx, d.eid, get); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	reportPercentiles(b, lat, cpu0)
+	measure(b, func() error {
+		_, err := c.Get(ctx, d.eid, get)
+		return err
+	})
 }
 
 func BenchmarkRawMQTTRoundTrip(b *testing.B) {
@@ -72,27 +67,23 @@ func BenchmarkRawMQTTRoundTrip(b *testing.B) {
 	}
 	_, devInbox := d.client()
 	ids := usp.NewIDGen("")
-	var lat []time.Duration
-	cpu0 := cpuTime(b)
-	for b.Loop() {
-		start := time.Now()
+	measure(b, func() error {
 		id := []byte(ids.Next())
 		if _, err := cli.Publish(ctx, &paho.Publish{Topic: devInbox, QoS: 1, Payload: req, Properties: &paho.PublishProperties{
 			ResponseTopic: inbox, CorrelationData: id, ContentType: rawContentType,
 		}}); err != nil {
-			b.Fatal(err)
+			return err
 		}
 		select {
 		case p := <-in:
 			if string(p.Properties.CorrelationData) != string(id) {
-				b.Fatal("answer to another request")
+				return errors.New("answer to another request")
 			}
+			return nil
 		case <-time.After(5 * time.Second):
-			b.Fatal("no answer")
+			return errors.New("no answer")
 		}
-		lat = append(lat, time.Since(start))
-	}
-	reportPercentiles(b, lat, cpu0)
+	})
 }
 
 // d0GetResp is what the responder answers to the benchmark's Get.
@@ -116,6 +107,22 @@ func record(tb testing.TB, from string, body usp.Body) []byte {
 		tb.Fatal(err)
 	}
 	return p
+}
+
+// measure calls op once per b.Loop iteration, failing the benchmark on
+// its error, and reports the round trips' latency and CPU time as
+// reportPercentiles does.
+func measure(b *testing.B, op func() error) {
+	var lat []time.Duration
+	cpu0 := cpuTime(b)
+	for b.Loop() {
+		start := time.Now()
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	reportPercentiles(b, lat, cpu0)
 }
 
 // reportPercentiles reports the p50 and p99 of lat, and the CPU time

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 	"cuttle/usp/usperr"
 )
@@ -198,7 +199,7 @@ func TestSwappedAnswers(t *testing.T) {
 			errs[i] = err
 		})
 		// Make sure both are in flight in a known order.
-		waitFor(t, 5*time.Second, func() bool { return d.requests.Load() == int64(i+1) }, "request reached the device")
+		testutil.Eventually(t, 5*time.Second, "request reached the device", func() bool { return d.requests.Load() == int64(i+1) })
 	}
 	wg.Wait()
 	for i, err := range errs {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/eclipse/paho.golang/paho/session"
+
+	"cuttle/internal/pahoconn"
 )
 
 // The connection loop is written on paho directly rather than autopaho:
@@ -98,7 +100,7 @@ func (c *Client) session(ctx context.Context, u *url.URL) (time.Duration, error)
 	lost := make(chan error, 1)
 	cli := paho.NewClient(paho.ClientConfig{
 		Conn:              conn,
-		Session:           newSession(),
+		Session:           pahoconn.NewSession(),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){c.onPublish},
 		OnClientError: func(err error) {
 			select {
@@ -230,13 +232,15 @@ func (c *Client) subscribe(ctx context.Context, cli *paho.Client, filter string)
 
 func (c *Client) setConnected(cli *paho.Client, inbox string, maxQoS byte) {
 	ctx, cancel := context.WithCancel(context.Background())
+	// Counted before the link is published: a request woken by close(c.up)
+	// can be answered before this goroutine runs again.
+	c.metrics.connects.Inc()
+	c.metrics.connected.Set(1)
 	c.mu.Lock()
 	c.link = &link{cli: cli, inbox: inbox, qos: min(c.cfg.QoS, maxQoS), lost: ctx}
 	c.lose = cancel
 	close(c.up)
 	c.mu.Unlock()
-	c.metrics.connects.Inc()
-	c.metrics.connected.Set(1)
 	c.readyOnce.Do(func() { close(c.ready) })
 }
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"cuttle/broker"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 )
 
@@ -19,7 +19,7 @@ import (
 // ErrNotConnected, and once the client has re-subscribed requests work
 // again. Nothing the client started outlives it.
 func TestReconnect(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	e := startEnv(t, nil)
 	d := startFleet(e, "r", 1, fleetOpts{})[0]
 	c := e.startClient(nil)
@@ -44,7 +44,7 @@ func TestReconnect(t *testing.T) {
 		_, err := c.Get(ctxTimeout(t, 20*time.Second), d.eid, usp.NewGet(0, "Device.Silent."))
 		inFlight <- result{err, time.Now()}
 	}()
-	waitFor(t, 5*time.Second, func() bool { return c.Pending() == 1 }, "request in flight")
+	testutil.Eventually(t, 5*time.Second, "request in flight", func() bool { return c.Pending() == 1 })
 	began := time.Now()
 	e.restartBroker()
 	t.Logf("broker restarted in %s", time.Since(began).Round(time.Millisecond))
@@ -76,7 +76,7 @@ func TestReconnect(t *testing.T) {
 // TestNotConnected checks that requests without a broker fail at their
 // deadline with ErrNotConnected, and with ErrClosed once Run has returned.
 func TestNotConnected(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

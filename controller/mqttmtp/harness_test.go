@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,12 +13,14 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"cuttle/broker"
 	"cuttle/broker/creds"
 	"cuttle/broker/lockout"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 )
 
 // env is a running broker with a real embedded NATS behind its
@@ -43,23 +44,8 @@ const ctlEID = "self::cuttle-controller"
 // with one TCP listener on 127.0.0.1:0 (and whatever mod adds).
 func startEnv(tb testing.TB, mod func(*broker.Config)) *env {
 	tb.Helper()
-	ns := natstest.Start(tb)
-	_, js := natstest.JetStream(tb, ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js, Logger: testLogger()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = mirror.Run(ctx) })
-	tb.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
+	cs := credstest.Start(tb, creds.MirrorConfig{Logger: testLogger()})
+	store, mirror := cs.Store, cs.Mirror
 	cfg := broker.Config{
 		Listeners:   []broker.ListenerConfig{{Name: "tcp", Type: broker.ListenerTCP, Addr: "127.0.0.1:0"}},
 		Credentials: mirror,
@@ -81,30 +67,7 @@ func (e *env) startBroker() {
 	cfg := e.cfg
 	e.reg = prometheus.NewRegistry()
 	cfg.Registerer = e.reg
-	var b *broker.Broker
-	var err error
-	// A restart binds the port the last broker had; give the kernel a
-	// moment if it is not free yet.
-	for range 50 {
-		if b, err = broker.New(cfg); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		e.tb.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := b.Run(ctx); err != nil {
-			e.tb.Errorf("broker run: %v", err)
-		}
-	}()
-	var once sync.Once
-	e.b, e.stop = b, func() { once.Do(func() { cancel(); <-done }) }
-	e.tb.Cleanup(e.stop)
+	e.b, e.stop = brokertest.Start(e.tb, cfg)
 	e.waitServing()
 }
 
@@ -195,18 +158,7 @@ func (e *env) addCred(role creds.Role, eid, username string) string {
 // waitFor polls cond for up to 10 s.
 func (e *env) waitFor(cond func() bool, what string) {
 	e.tb.Helper()
-	waitFor(e.tb, 10*time.Second, cond, what)
-}
-
-func waitFor(tb testing.TB, d time.Duration, cond func() bool, what string) {
-	tb.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(e.tb, 10*time.Second, what, cond)
 }
 
 // running is a Client under Run, with its own metrics registry.
@@ -249,30 +201,14 @@ func (e *env) newClient(mod func(*Config)) *running {
 	if err != nil {
 		e.tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := c.Run(ctx); err != nil {
-			e.tb.Errorf("client run: %v", err)
-		}
-	}()
-	var once sync.Once
-	r := &running{Client: c, reg: reg, stop: func() { once.Do(func() { cancel(); <-done }) }}
-	e.tb.Cleanup(r.stop)
-	return r
+	return &running{Client: c, reg: reg, stop: testutil.Run(e.tb, "client run", 15*time.Second, c.Run)}
 }
 
 // counter reads a counter or gauge of the client's metrics.
-func counter(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
+func counter(c prometheus.Collector) float64 { return promtest.ToFloat64(c) }
 
 // testLogger discards logs unless CUTTLE_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("CUTTLE_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func testLogger() *slog.Logger { return testutil.LoggerFromEnv("CUTTLE_TEST_LOG") }
 
 // ctxTimeout is a context for one test step.
 func ctxTimeout(tb testing.TB, d time.Duration) context.Context {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 )
 
@@ -50,7 +51,7 @@ func TestNotifyAndReply(t *testing.T) {
 		t.Errorf("incoming %+v", in)
 	}
 
-	waitFor(t, 5*time.Second, func() bool { return len(d.received()) == 1 }, "NotifyResp at the device")
+	testutil.Eventually(t, 5*time.Second, "NotifyResp at the device", func() bool { return len(d.received()) == 1 })
 	p := d.received()[0]
 	m := decodeMsg(t, p)
 	if r, ok := m.Body.(*usp.NotifyResp); !ok || r.SubscriptionID != "sub-1" || m.ID != id {
@@ -176,7 +177,7 @@ func TestRequestTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, func() bool { return d.requests.Load() == 7 }, "Send at the device")
+	testutil.Eventually(t, 5*time.Second, "Send at the device", func() bool { return d.requests.Load() == 7 })
 	if m := decodeMsg(t, d.requestsSeen()[6]); m.ID != id || m.Body.(*usp.Operate).SendResp {
 		t.Errorf("sent %s %+v", m.ID, m.Body)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 )
 
@@ -99,7 +100,7 @@ func TestHandlerQueueFull(t *testing.T) {
 
 	p := &paho.Publish{Payload: rawRecord(t, "1.3", "self::dev")}
 	c.receive(p, time.Now()) // taken by the worker, which blocks
-	waitFor(t, 5*time.Second, func() bool { return len(c.workers.queues[0]) == 0 }, "worker busy")
+	testutil.Eventually(t, 5*time.Second, "worker busy", func() bool { return len(c.workers.queues[0]) == 0 })
 	c.receive(p, time.Now()) // queued
 	began := time.Now()
 	c.receive(p, time.Now()) // dropped after handlerWait

@@ -216,12 +216,21 @@ func (c *Client) marshal(eid, id string, body usp.Body) ([]byte, error) {
 
 // publish sends p, a Record to device eid, on l, and records it for the
 // traffic inspector first: the answer can arrive before the PUBACK, and
-// the request should be listed before it.
+// the request should be listed before it. A publish that fails is
+// recorded again, with the error, so the inspector does not pass off as
+// sent what never left.
 func (c *Client) publish(ctx context.Context, l *link, eid string, p *paho.Publish) error {
-	if c.cfg.Traffic != nil {
-		c.cfg.Traffic.Record(captureOf(traffic.Out, eid, p, time.Now()))
+	if c.cfg.Traffic == nil {
+		return l.publish(ctx, p)
 	}
-	return l.publish(ctx, p)
+	c.cfg.Traffic.Record(captureOf(traffic.Out, eid, p, time.Now()))
+	err := l.publish(ctx, p)
+	if err != nil {
+		failed := captureOf(traffic.Out, eid, p, time.Now())
+		failed.PublishError = err.Error()
+		c.cfg.Traffic.Record(failed)
+	}
+	return err
 }
 
 // captureOf describes p for the traffic inspector; it copies no bytes.

@@ -12,6 +12,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"cuttle/broker/creds"
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 )
 
@@ -79,13 +80,13 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("malformed response: %v, want ErrUnexpectedResponse", err)
 	}
 
-	waitFor(t, 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, "bad input counted", func() bool {
 		return counter(c.metrics.malformed.WithLabelValues("msg")) == 22 &&
 			counter(c.metrics.malformed.WithLabelValues("record")) == 2 &&
 			counter(c.metrics.malformed.WithLabelValues("content_type")) == 1 &&
 			counter(c.metrics.ignored.WithLabelValues("to_id")) == 1 &&
 			counter(c.metrics.unknownID) == 1
-	}, "bad input counted")
+	})
 	close(stop)
 	wg.Wait()
 	if goodErr != nil || okCount == 0 {
@@ -117,10 +118,10 @@ func TestWrongSender(t *testing.T) {
 		_, err := c.Get(context.Background(), devs[0].eid, usp.NewGet(0, "Device.Silent."))
 		res <- err
 	}()
-	waitFor(t, 5*time.Second, func() bool { return len(devs[0].requestsSeen()) == 1 }, "request at device 0")
+	testutil.Eventually(t, 5*time.Second, "request at device 0", func() bool { return len(devs[0].requestsSeen()) == 1 })
 	id := decodeMsg(t, devs[0].requestsSeen()[0]).ID
 	devs[1].publishMsg("usp/v1/controller/"+ctlEID, id, &usp.GetResp{}, []byte(id))
-	waitFor(t, 5*time.Second, func() bool { return counter(c.metrics.unknownID) == 1 }, "spoofed answer counted")
+	testutil.Eventually(t, 5*time.Second, "spoofed answer counted", func() bool { return counter(c.metrics.unknownID) == 1 })
 	if c.Pending() != 1 {
 		t.Errorf("Pending() = %d, want the request still waiting", c.Pending())
 	}
@@ -142,7 +143,7 @@ func TestCorrelationMismatch(t *testing.T) {
 		_, err := c.Get(ctxTimeout(t, 5*time.Second), d.eid, usp.NewGet(0, "Device.Silent."))
 		res <- err
 	}()
-	waitFor(t, 5*time.Second, func() bool { return len(d.requestsSeen()) == 1 }, "request at the device")
+	testutil.Eventually(t, 5*time.Second, "request at the device", func() bool { return len(d.requestsSeen()) == 1 })
 	id := decodeMsg(t, d.requestsSeen()[0]).ID
 	d.publishMsg("usp/v1/controller/"+ctlEID, id, d.getResp(usp.NewGet(0, "Device.Silent.")), []byte("something else"))
 	if err := <-res; err != nil {

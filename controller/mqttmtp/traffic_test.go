@@ -8,6 +8,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"cuttle/controller/traffic"
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 )
 
@@ -24,7 +25,7 @@ func TestTrafficTap(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, in *traffic.Message
-	waitUntil(t, "the request and its response recorded", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the request and its response recorded", func() bool {
 		for _, en := range rec.Query(traffic.Filter{EndpointID: d.eid}) {
 			m := en.Message()
 			switch {
@@ -55,7 +56,7 @@ func TestTrafficTap(t *testing.T) {
 		t.Fatal(err)
 	}
 	var badMsg, notRecord bool
-	waitUntil(t, "the malformed publishes recorded", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the malformed publishes recorded", func() bool {
 		for _, en := range rec.Query(traffic.Filter{}) {
 			m := en.Message()
 			switch {
@@ -68,17 +69,6 @@ func TestTrafficTap(t *testing.T) {
 		}
 		return badMsg && notRecord
 	})
-}
-
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // BenchmarkGetRoundTripTraffic measures what the traffic inspector costs
@@ -100,16 +90,10 @@ func BenchmarkGetRoundTripTraffic(b *testing.B) {
 		if _, err := c.Get(ctx, d.eid, get); err != nil {
 			b.Fatal(err)
 		}
-		var lat []time.Duration
-		cpu0 := cpuTime(b)
-		for b.Loop() {
-			start := time.Now()
-			if _, err := c.Get(ctx, d.eid, get); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(start))
-		}
-		reportPercentiles(b, lat, cpu0)
+		measure(b, func() error {
+			_, err := c.Get(ctx, d.eid, get)
+			return err
+		})
 	}
 	b.Run("tap=off", func(b *testing.B) { run(b, nil) })
 	b.Run("tap=on", func(b *testing.B) { run(b, traffic.New(traffic.Config{})) })

@@ -4,17 +4,18 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
+	"net"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"cuttle/internal/pahoconn"
 )
 
 // dialWebSocket opens MQTT over WebSocket (subprotocol "mqtt", binary
 // messages) and returns it as a net.Conn for paho.
-func dialWebSocket(ctx context.Context, u *url.URL, tlsCfg *tls.Config) (*wsConn, error) {
+func dialWebSocket(ctx context.Context, u *url.URL, tlsCfg *tls.Config) (*pahoconn.WebSocket, error) {
 	d := websocket.Dialer{
 		Subprotocols:    []string{"mqtt"},
 		TLSClientConfig: tlsCfg,
@@ -30,54 +31,17 @@ func dialWebSocket(ctx context.Context, u *url.URL, tlsCfg *tls.Config) (*wsConn
 	if err != nil {
 		return nil, fmt.Errorf("websocket: %w", err)
 	}
-	return &wsConn{Conn: ws}, nil
+	return &pahoconn.WebSocket{Conn: ws}, nil
 }
 
-// wsConn is a WebSocket as the byte stream paho expects: reads run across
-// message boundaries, and each write is one binary message. The
-// packetConn around it writes whole packets, one at a time.
-type wsConn struct {
-	*websocket.Conn
-
-	rmu sync.Mutex // guards r
-	r   io.Reader  // the message being read, nil between messages
-}
-
-// Write sends p as one binary message. Callers write one at a time.
-func (c *wsConn) Write(p []byte) (int, error) {
-	if err := c.WriteMessage(websocket.BinaryMessage, p); err != nil {
-		return 0, err
+// newPacketConn wraps a broker connection for paho (internal/pahoconn):
+// whole packets, and reads through a 16 KiB buffer over TCP and TLS, since
+// the inbox of a busy controller receives many small packets at once and
+// one read takes in all that have arrived.
+func newPacketConn(c net.Conn, buffered bool) *pahoconn.Conn {
+	o := pahoconn.Options{KeepBuffer: 64 << 10}
+	if buffered {
+		o.ReadBuffer = 16 << 10
 	}
-	return len(p), nil
-}
-
-func (c *wsConn) Read(p []byte) (int, error) {
-	c.rmu.Lock()
-	defer c.rmu.Unlock()
-	for {
-		if c.r == nil {
-			_, r, err := c.NextReader()
-			if err != nil {
-				return 0, err
-			}
-			c.r = r
-		}
-		n, err := c.r.Read(p)
-		if err == io.EOF {
-			c.r = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
-		}
-		return n, err
-	}
-}
-
-// SetDeadline sets both deadlines, as net.Conn requires.
-func (c *wsConn) SetDeadline(t time.Time) error {
-	if err := c.SetReadDeadline(t); err != nil {
-		return err
-	}
-	return c.SetWriteDeadline(t)
+	return pahoconn.New(c, o)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"cuttle/internal/pahoconn"
 	"cuttle/simulator/agent"
 	"cuttle/usp"
 )
@@ -178,7 +179,7 @@ func (d *device) open(ctx context.Context, bi int, clientID string) (*session, s
 	s := &session{ready: make(chan struct{}), qos: f.qos}
 	s.client = paho.NewClient(paho.ClientConfig{
 		Conn:    nc,
-		Session: newSession(),
+		Session: pahoconn.NewSession(),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			d.receive(s, pr.Packet)
 			return true, nil

@@ -8,7 +8,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 	"cuttle/simulator/profile"
 	"cuttle/usp"
 	"cuttle/usp/usperr"
@@ -38,7 +38,7 @@ func errorCode(r received) usperr.Code {
 }
 
 func TestDeviceServesController(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	e := startEnv(t, nil)
 	ctrl := e.controller(testCtrl)
 	devs := e.provision(prefix, 1)
@@ -208,7 +208,7 @@ func TestIgnoresForeignRecords(t *testing.T) {
 	}
 
 	want := map[string]uint64{"to_id": 1, "unknown_from_id": 2, "content_type": 1, "unparsable": 1, "bad_record": 1}
-	waitFor(t, 5*time.Second, "ignored records counted", func() bool {
+	testutil.Eventually(t, 5*time.Second, "ignored records counted", func() bool {
 		got := f.Stats().RecordsIgnored
 		for k, v := range want {
 			if got[k] != v {
@@ -260,17 +260,20 @@ func TestNotificationsAndRetries(t *testing.T) {
 	}
 	ctrl.publish(eid, ctrl.record(testCtrl, eid, first.msg.ID, usp.NewNotifyResp("vc-pc")), nil)
 	a := f.Agent(eid)
-	waitFor(t, 5*time.Second, "NotifyResp honoured", func() bool { return a.PendingNotifies() == 0 })
+	testutil.Eventually(t, 5*time.Second, "NotifyResp honoured", func() bool { return a.PendingNotifies() == 0 })
 	if s := f.Stats(); s.Notifications < 3 {
 		t.Errorf("stats: %+v", s)
 	}
 }
 
-func TestDownloadCompletes(t *testing.T) {
+// startDownloader starts the env, the test Controller and one device whose
+// firmware downloads take a second, and waits until the device is
+// connected.
+func startDownloader(t *testing.T) (ctrl *controller, eid string) {
+	t.Helper()
 	e := startEnv(t, nil)
-	ctrl := e.controller(testCtrl)
+	ctrl = e.controller(testCtrl)
 	devs := e.provision(prefix, 1)
-	eid := devs[0].EndpointID
 	p, err := profile.Builtin(profile.DefaultName)
 	if err != nil {
 		t.Fatal(err)
@@ -278,6 +281,11 @@ func TestDownloadCompletes(t *testing.T) {
 	p.DownloadSeconds = 1
 	f := e.startFleet(devs, func(c *Config) { c.Profile = p })
 	waitConnected(t, f, 1, 10*time.Second)
+	return ctrl, devs[0].EndpointID
+}
+
+func TestDownloadCompletes(t *testing.T) {
+	ctrl, eid := startDownloader(t)
 
 	ctrl.subscribe(eid, "oc", "OperationComplete", "Device.DeviceInfo.FirmwareImage.")
 	r := ctrl.do(eid, usp.NewOperate("Device.DeviceInfo.FirmwareImage.2.Download()", "dl-1", true,
@@ -342,7 +350,7 @@ func TestReconnectAfterBrokerRestart(t *testing.T) {
 	waitConnected(t, f, n, 10*time.Second)
 
 	e.restartBroker()
-	waitFor(t, 20*time.Second, "devices back after the restart", func() bool {
+	testutil.Eventually(t, 20*time.Second, "devices back after the restart", func() bool {
 		s := f.Stats()
 		return s.Connected == n && s.Connects >= 2*n
 	})
@@ -360,17 +368,7 @@ func TestReconnectAfterBrokerRestart(t *testing.T) {
 // request): a Download with AutoActivate ends, the device reboots into the
 // new image and says so in Boot!.
 func TestAutoActivateReboots(t *testing.T) {
-	e := startEnv(t, nil)
-	ctrl := e.controller(testCtrl)
-	devs := e.provision(prefix, 1)
-	eid := devs[0].EndpointID
-	p, err := profile.Builtin(profile.DefaultName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.DownloadSeconds = 1
-	f := e.startFleet(devs, func(c *Config) { c.Profile = p })
-	waitConnected(t, f, 1, 10*time.Second)
+	ctrl, eid := startDownloader(t)
 
 	ctrl.subscribe(eid, "boot", "Event", "Device.Boot!", usp.Param{Name: "Persistent", Value: "true"})
 	r := ctrl.do(eid, usp.NewOperate("Device.DeviceInfo.FirmwareImage.2.Download()", "fw-9", true,

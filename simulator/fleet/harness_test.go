@@ -3,19 +3,18 @@ package fleet
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"cuttle/broker"
 	"cuttle/broker/creds"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 	"cuttle/simulator/agent"
 	"cuttle/usp"
 )
@@ -27,6 +26,7 @@ const testCtrl = "self::test-controller"
 // one test.
 type env struct {
 	t      *testing.T
+	creds  *credstest.Stack
 	store  *creds.Store
 	mirror *creds.Mirror
 	cfg    broker.Config
@@ -41,26 +41,10 @@ type env struct {
 // one TCP listener on 127.0.0.1:0; mod may change the broker config.
 func startEnv(t *testing.T, mod func(*broker.Config)) *env {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := natstest.JetStream(t, ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = mirror.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
-	e := &env{t: t, store: store, mirror: mirror, ctrlSecrets: map[string]string{}, cfg: broker.Config{
+	cs := credstest.Start(t, creds.MirrorConfig{})
+	e := &env{t: t, creds: cs, store: cs.Store, mirror: cs.Mirror, ctrlSecrets: map[string]string{}, cfg: broker.Config{
 		Listeners:           []broker.ListenerConfig{{Name: "tcp", Type: broker.ListenerTCP, Addr: "127.0.0.1:0"}},
-		Credentials:         mirror,
+		Credentials:         cs.Mirror,
 		MaxConnectionsPerIP: 100_000, // every simulated device comes from 127.0.0.1
 	}}
 	if mod != nil {
@@ -73,23 +57,7 @@ func startEnv(t *testing.T, mod func(*broker.Config)) *env {
 // startBroker starts a broker with e.cfg and registers its shutdown.
 func (e *env) startBroker() {
 	e.t.Helper()
-	cfg := e.cfg
-	cfg.Registerer = prometheus.NewRegistry()
-	b, err := broker.New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := b.Run(ctx); err != nil {
-			e.t.Errorf("broker: %v", err)
-		}
-	}()
-	var once sync.Once
-	e.b, e.stop = b, func() { once.Do(func() { cancel(); <-done }) }
-	e.t.Cleanup(e.stop)
+	e.b, e.stop = brokertest.Start(e.t, e.cfg)
 }
 
 // restartBroker stops the broker and starts a new one on the same
@@ -128,19 +96,7 @@ func (e *env) provision(prefix string, n int) []DeviceConfig {
 
 func (e *env) waitMirror(username string) {
 	e.t.Helper()
-	waitFor(e.t, 10*time.Second, "mirror has "+username, func() bool { _, ok := e.mirror.Lookup(username); return ok })
-}
-
-// waitFor polls cond until it holds or the time is up.
-func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", limit, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.creds.WaitMirror(e.t, 10*time.Second, username)
 }
 
 // startFleet builds a fleet for devices against the env's TCP listener with
@@ -157,9 +113,7 @@ func (e *env) startFleet(devices []DeviceConfig, mod func(*Config)) *Fleet {
 		BackoffBase:  100 * time.Millisecond,
 		BackoffMax:   time.Second,
 	}
-	if os.Getenv("CUTTLE_TEST_SIM_LOG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	cfg.Logger = testutil.LoggerFromEnv("CUTTLE_TEST_SIM_LOG")
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -173,27 +127,14 @@ func runFleet(t *testing.T, cfg Config) *Fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("fleet: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("fleet did not stop")
-		}
-	})
+	testutil.Run(t, "fleet", 20*time.Second, f.Run)
 	return f
 }
 
 // waitConnected waits until n devices are connected.
 func waitConnected(t testing.TB, f *Fleet, n int, limit time.Duration) {
 	t.Helper()
-	waitFor(t, limit, fmt.Sprintf("%d connected devices", n), func() bool { return f.Stats().Connected >= n })
+	testutil.Eventually(t, limit, fmt.Sprintf("%d connected devices", n), func() bool { return f.Stats().Connected >= n })
 }
 
 // received is one Record the test Controller got.

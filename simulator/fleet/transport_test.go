@@ -10,6 +10,7 @@ import (
 	"cuttle/broker"
 	"cuttle/broker/certs"
 	"cuttle/internal/testpki"
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 )
 
@@ -22,7 +23,7 @@ func TestNoTopicDisablesMTP(t *testing.T) {
 	f := e.startFleet([]DeviceConfig{{EndpointID: "proto::no-topic"}}, func(c *Config) { c.Brokers = []string{e.url("mqtt", "local")} })
 	// R-MQTT.16: no Response Information, no subscribe-topic, nothing
 	// configured: disconnect and stop.
-	waitFor(t, 5*time.Second, "a disabled device", func() bool { return f.Stats().Disabled == 1 })
+	testutil.Eventually(t, 5*time.Second, "a disabled device", func() bool { return f.Stats().Disabled == 1 })
 	time.Sleep(300 * time.Millisecond) // longer than the test backoff
 	if s := f.Stats(); s.ConnectAttempts != 1 || s.RecordsSent != 0 {
 		t.Errorf("a disabled device kept trying: %+v", s)
