@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/internal/kvwatch"
 )
 
 // DefaultLoadTimeout bounds NewMirror's initial load and each reload.
@@ -98,8 +100,8 @@ type Mirror struct {
 	// initial holds the watches NewMirror loaded through, until Run takes
 	// them over. status receives the connection's state changes from
 	// NewMirror on, so none between NewMirror and Run is missed.
-	initMu  sync.Mutex // guards initial
-	initial *watchSet
+	initMu  sync.Mutex // guards initial and status
+	initial *kvwatch.Watch
 	status  chan nats.Status
 }
 

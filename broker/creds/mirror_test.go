@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -25,40 +24,14 @@ const changeDeadline = time.Second
 // channel receiving its changes.
 func runMirror(t testing.TB, js jetstream.JetStream) (*Mirror, <-chan Change) {
 	t.Helper()
-	m, err := NewMirror(testCtx(t), MirrorConfig{JetStream: js, LoadTimeout: 2 * time.Second, Logger: testLogger(t)})
+	m, err := NewMirror(testCtx(t), MirrorConfig{JetStream: js, LoadTimeout: 2 * time.Second, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatalf("NewMirror: %v", err)
 	}
 	changes := make(chan Change, 100)
 	m.Subscribe(func(c Change) { changes <- c })
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run = %v, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			buf := make([]byte, 1<<20)
-			t.Errorf("Run did not return after its context ended\n%s", buf[:runtime.Stack(buf, true)])
-		}
-	})
+	testutil.Run(t, "Run", 5*time.Second, m.Run)
 	return m, changes
-}
-
-// testLogger logs through t.Log, so output shows with -v or on failure.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }
 
 // expect waits for the next change, until within after since (when the
@@ -84,17 +57,6 @@ func expect(t testing.TB, changes <-chan Change, since time.Time, within time.Du
 		t.Fatalf("no %v %q within %s", kind, subject, within)
 	}
 	return Change{}
-}
-
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s", what, within)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestMirrorInitialLoad(t *testing.T) {
@@ -293,17 +255,15 @@ func TestMirrorChangesBeforeRun(t *testing.T) {
 // The mirror keeps answering while NATS is down, and catches up when it is
 // back on the same port with the same store.
 func TestMirrorSurvivesOutage(t *testing.T) {
-	natstest.CheckGoroutines(t)
-	dir := t.TempDir()
-	ns := natstest.StartAt(t, dir, natstest.RandomPort)
-	port := natstest.Port(t, ns)
+	testutil.CheckGoroutines(t, 5*time.Second)
+	ns, restart := natstest.StartRestartable(t)
 	_, js := natstest.JetStream(t, ns)
 	s := openStore(t, js)
 	_, secret := add(t, s, AddRequest{Role: RoleDevice, EndpointID: dev1})
 	m, changes := runMirror(t, js)
 
 	ns.Shutdown()
-	eventually(t, 5*time.Second, "mirror reports unhealthy", func() bool { return !m.Healthy() })
+	testutil.Eventually(t, 5*time.Second, "mirror reports unhealthy", func() bool { return !m.Healthy() })
 	// Stay down long enough for several failed reconnect attempts.
 	for range 5 {
 		if c, ok := m.Lookup(dev1); !ok || !c.Verify(secret) {
@@ -312,8 +272,8 @@ func TestMirrorSurvivesOutage(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	ns = natstest.StartAt(t, dir, port)
-	eventually(t, 10*time.Second, "mirror healthy again", m.Healthy)
+	ns = restart()
+	testutil.Eventually(t, 10*time.Second, "mirror healthy again", m.Healthy)
 	begin := time.Now()
 	add(t, s, AddRequest{Role: RoleDevice, EndpointID: dev2})
 	expect(t, changes, begin, changeDeadline, CredentialUpdated, dev2)
@@ -328,9 +288,7 @@ func TestMirrorSurvivesOutage(t *testing.T) {
 // Changes made while the mirror's own connection is away are reported when
 // it reconnects, from the reload.
 func TestMirrorCatchesUpAfterReconnect(t *testing.T) {
-	dir := t.TempDir()
-	ns := natstest.StartAt(t, dir, natstest.RandomPort)
-	port := natstest.Port(t, ns)
+	ns, restart := natstest.StartRestartable(t)
 	// The writer reconnects quickly, the mirror slowly, so the writes land
 	// while the mirror is still disconnected.
 	_, writerJS := natstest.JetStream(t, ns, nats.ReconnectWait(20*time.Millisecond))
@@ -340,9 +298,9 @@ func TestMirrorCatchesUpAfterReconnect(t *testing.T) {
 	m, changes := runMirror(t, mirrorJS)
 
 	ns.Shutdown()
-	eventually(t, 5*time.Second, "mirror reports unhealthy", func() bool { return !m.Healthy() })
-	natstest.StartAt(t, dir, port)
-	eventually(t, 5*time.Second, "writer reconnected", func() bool { return writerJS.Conn().IsConnected() })
+	testutil.Eventually(t, 5*time.Second, "mirror reports unhealthy", func() bool { return !m.Healthy() })
+	restart()
+	testutil.Eventually(t, 5*time.Second, "writer reconnected", func() bool { return writerJS.Conn().IsConnected() })
 	if mirrorJS.Conn().IsConnected() {
 		t.Log("the mirror reconnected before the writes; the test still checks delivery")
 	}
@@ -377,26 +335,16 @@ func TestMirrorConnectionClosed(t *testing.T) {
 	add(t, s, AddRequest{Role: RoleDevice, EndpointID: dev1})
 	m, _ := runMirror(t, js)
 	nc.Close()
-	eventually(t, 5*time.Second, "mirror reports unhealthy", func() bool { return !m.Healthy() })
+	testutil.Eventually(t, 5*time.Second, "mirror reports unhealthy", func() bool { return !m.Healthy() })
 	if _, ok := m.Lookup(dev1); !ok {
 		t.Fatal("Lookup fails after the connection closed")
 	}
 }
 
 func TestNewMirrorUnreachable(t *testing.T) {
-	// A port nobody listens on: a started and stopped server's.
-	ns := natstest.Start(t)
-	url := ns.ClientURL()
-	ns.Shutdown()
-	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-
+	nc, js, url := natstest.Unreachable(t)
 	begin := time.Now()
-	_, err = NewMirror(context.Background(), MirrorConfig{JetStream: js, LoadTimeout: 500 * time.Millisecond})
+	_, err := NewMirror(context.Background(), MirrorConfig{JetStream: js, LoadTimeout: 500 * time.Millisecond})
 	if err == nil {
 		t.Fatal("NewMirror succeeded without NATS")
 	}

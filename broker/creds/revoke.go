@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/internal/kvwatch"
 )
 
 // RevokeCert adds a certificate to the revocation list; spec is
@@ -53,7 +55,7 @@ func (s *Store) UnrevokeCert(ctx context.Context, spec string) error {
 // ListRevoked returns the revocation list sorted by spec.
 func (s *Store) ListRevoked(ctx context.Context) ([]Revocation, error) {
 	var out []Revocation
-	err := readAll(ctx, s.revoked, func(e jetstream.KeyValueEntry) {
+	err := kvwatch.ReadAll(ctx, s.revoked, func(e jetstream.KeyValueEntry) {
 		r, err := decodeRevocation(e.Key(), e.Value())
 		if err != nil {
 			s.log.Warn("skipping bad revocation entry", "key", e.Key(), "err", err)

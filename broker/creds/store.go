@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"cuttle/internal/kvwatch"
 	"cuttle/internal/natskv"
 )
 
@@ -222,7 +223,7 @@ func decodeCredential(key string, value []byte) (Credential, error) {
 // decode are logged and skipped.
 func (s *Store) List(ctx context.Context) ([]Credential, error) {
 	var out []Credential
-	err := readAll(ctx, s.kv, func(e jetstream.KeyValueEntry) {
+	err := kvwatch.ReadAll(ctx, s.kv, func(e jetstream.KeyValueEntry) {
 		c, err := decodeCredential(e.Key(), e.Value())
 		if err != nil {
 			s.log.Warn("skipping bad credential entry", "key", e.Key(), "err", err)
@@ -235,32 +236,6 @@ func (s *Store) List(ctx context.Context) ([]Credential, error) {
 	}
 	slices.SortFunc(out, func(a, b Credential) int { return strings.Compare(a.Username, b.Username) })
 	return out, nil
-}
-
-// readAll calls fn for the current value of every key, in one pass over the
-// bucket instead of one request per key.
-func readAll(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry)) error {
-	ctx, cancel := context.WithCancel(ctx)
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		cancel()
-		return err
-	}
-	defer stopWatches(cancel, w)
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errors.New("watch closed before the initial values arrived")
-			}
-			if e == nil {
-				return nil
-			}
-			fn(e)
-		}
-	}
 }
 
 // SetDisabled disables or enables a credential. Disabling keeps the secret,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -19,12 +20,7 @@ const (
 	ctl1 = "self::ctl1"
 )
 
-func testCtx(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t testing.TB) context.Context { return testutil.Context(t, 30*time.Second) }
 
 func openStore(t testing.TB, js jetstream.JetStream) *Store {
 	t.Helper()

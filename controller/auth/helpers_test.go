@@ -6,16 +6,12 @@ import (
 	"time"
 
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func testCtx(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t testing.TB) context.Context { return testutil.Context(t, 30*time.Second) }
 
 // openStore opens a Store on js without running it.
 func openStore(t testing.TB, js jetstream.JetStream) *Store {
@@ -30,20 +26,7 @@ func openStore(t testing.TB, js jetstream.JetStream) *Store {
 // run runs s until the test ends, and checks that Run returns nil.
 func run(t testing.TB, s *Store) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
+	testutil.Run(t, "Run", 10*time.Second, s.Run)
 }
 
 // newStore starts a NATS server and returns a running Store on it.
@@ -62,20 +45,4 @@ func create(t testing.TB, s *Store, name string, role Role, ttl time.Duration) (
 		t.Fatalf("Create(%q, %s): %v", name, role, err)
 	}
 	return tok, secret
-}
-
-// eventually retries check every 10ms until it returns "" or d passes.
-func eventually(t testing.TB, d time.Duration, check func() string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		msg := check()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", d, msg)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

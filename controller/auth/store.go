@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/internal/kvwatch"
 )
 
 // Defaults for Config.
@@ -125,7 +127,7 @@ type Store struct {
 	// initial holds the watch Open loaded through, and status the
 	// connection's state changes from Open on, until Run takes them over.
 	initMu  sync.Mutex // guards initial and status
-	initial *watch
+	initial *kvwatch.Watch
 	status  chan nats.Status
 	running atomic.Bool
 }
@@ -302,15 +304,8 @@ func decodeRecord(key string, value []byte) (record, error) {
 // first, read from the bucket so that it includes tokens just created
 // elsewhere. Entries that do not decode are logged and skipped.
 func (s *Store) List(ctx context.Context) ([]Token, error) {
-	lctx, cancel := context.WithCancel(ctx)
-	w, err := s.kv.WatchAll(lctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		cancel()
-		return nil, natsError(s.nc, "listing tokens", err)
-	}
-	defer stopWatch(cancel, w)
 	var out []Token
-	err = readInitial(lctx, w, func(e jetstream.KeyValueEntry) {
+	err := kvwatch.ReadAll(ctx, s.kv, func(e jetstream.KeyValueEntry) {
 		rec, err := decodeRecord(e.Key(), e.Value())
 		if err != nil {
 			s.log.Warn("skipping bad token entry", "key", e.Key(), "err", err)

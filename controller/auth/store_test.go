@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -133,7 +134,7 @@ func TestCreateErrors(t *testing.T) {
 // on separate connections: a token made on one works on the other, and a
 // revocation on either is effective on both within a second.
 func TestRevokeAcrossStores(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	srv := natstest.Start(t)
 	_, jsA := natstest.JetStream(t, srv)
 	_, jsB := natstest.JetStream(t, srv)
@@ -143,7 +144,7 @@ func TestRevokeAcrossStores(t *testing.T) {
 	ctx := testCtx(t)
 
 	tok, secret := create(t, a, "shared", RoleAdmin, 0)
-	eventually(t, time.Second, func() string {
+	testutil.EventuallyOK(t, time.Second, func() string {
 		if _, err := b.Authenticate(secret); err != nil {
 			return "second store does not know the new token: " + err.Error()
 		}
@@ -157,7 +158,7 @@ func TestRevokeAcrossStores(t *testing.T) {
 		t.Fatalf("revoking store still accepts the token: %v", err)
 	}
 	start := time.Now()
-	eventually(t, time.Second, func() string {
+	testutil.EventuallyOK(t, time.Second, func() string {
 		if _, err := a.Authenticate(secret); err == nil {
 			return "other store still accepts the revoked token"
 		}
@@ -227,7 +228,7 @@ func TestLastUsedLazy(t *testing.T) {
 		}
 	}
 	var rev uint64
-	eventually(t, 5*time.Second, func() string {
+	testutil.EventuallyOK(t, 5*time.Second, func() string {
 		var got Token
 		got, rev = stored()
 		if !got.LastUsed.Equal(first) {
@@ -253,7 +254,7 @@ func TestLastUsedLazy(t *testing.T) {
 	if _, err := s.Authenticate(secret); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, func() string {
+	testutil.EventuallyOK(t, 5*time.Second, func() string {
 		if got, _ := stored(); !got.LastUsed.Equal(later) {
 			return "last_used " + got.LastUsed.String() + ", want " + later.String()
 		}
@@ -297,7 +298,7 @@ func TestCorruptEntryLocksOut(t *testing.T) {
 	if _, err := kv.PutString(ctx, tok.ID, "{not json"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, time.Second, func() string {
+	testutil.EventuallyOK(t, time.Second, func() string {
 		if _, err := s.Authenticate(secret); err == nil {
 			return "corrupted token still authenticates"
 		}
@@ -355,9 +356,7 @@ func TestRunRidesOutRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts a server")
 	}
-	dir := t.TempDir()
-	srv := natstest.StartAt(t, dir, natstest.RandomPort)
-	port := natstest.Port(t, srv)
+	srv, restart := natstest.StartRestartable(t)
 	_, js := natstest.JetStream(t, srv)
 	s := openStore(t, js)
 	run(t, s)
@@ -367,13 +366,13 @@ func TestRunRidesOutRestart(t *testing.T) {
 	if _, err := s.Authenticate(secret); err != nil {
 		t.Fatalf("while NATS is down: %v", err)
 	}
-	srv = natstest.StartAt(t, dir, port)
+	srv = restart()
 	_, js2 := natstest.JetStream(t, srv)
 	other := openStore(t, js2)
 	if err := other.Revoke(testCtx(t), tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, func() string {
+	testutil.EventuallyOK(t, 15*time.Second, func() string {
 		if _, err := s.Authenticate(secret); err == nil {
 			return "revocation after the restart not seen"
 		}
@@ -386,7 +385,7 @@ func TestRunOnce(t *testing.T) {
 	s, _ := newStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	eventually(t, time.Second, func() string {
+	testutil.EventuallyOK(t, time.Second, func() string {
 		if !s.running.Load() {
 			return "Run has not started"
 		}

@@ -1,110 +1,56 @@
 package auth
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
+	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/internal/kvwatch"
 )
 
-// Reload back-off while NATS is unreachable, and bounds on cleanup.
-const (
-	minRetry = 100 * time.Millisecond
-	maxRetry = 5 * time.Second
-	// drainTimeout bounds how long stopping a watch waits for nats.go to
-	// finish delivering to it.
-	drainTimeout = 2 * time.Second
-	// writeTimeout bounds one last_used write.
-	writeTimeout = 2 * time.Second
-)
+// writeTimeout bounds one last_used write.
+const writeTimeout = 2 * time.Second
 
-// errWatchClosed means nats.go closed a watch's channel, e.g. after it
-// failed to re-create its consumer.
-var errWatchClosed = errors.New("KV watch closed")
-
-// watch is a KV watch and the cancel func that ends it.
-type watch struct {
-	w      jetstream.KeyWatcher
-	cancel context.CancelFunc
-}
-
-func (w *watch) stop() { stopWatch(w.cancel, w.w) }
-
-// stopWatch ends a watch created with a context that cancel cancels, and
-// drains its channel until nats.go closes it, so nats.go's goroutine is
-// never left blocked on a full channel. Cancelling rather than calling Stop
-// does not wait for the server-side consumer's deletion, which takes the
-// JetStream timeout when NATS is unreachable.
-func stopWatch(cancel context.CancelFunc, w jetstream.KeyWatcher) {
-	cancel()
-	deadline := time.NewTimer(drainTimeout)
-	defer deadline.Stop()
-	for {
-		select {
-		case _, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-		case <-deadline.C:
-			return
-		}
+// follower keeps the tokens current: a reload replaces them all, and each
+// change after it goes through applyEntry.
+func (s *Store) follower() *kvwatch.Follower {
+	return &kvwatch.Follower{
+		Conn:        s.nc,
+		Buckets:     []jetstream.KeyValue{s.kv},
+		What:        "tokens",
+		Log:         s.log,
+		LoadTimeout: s.cfg.LoadTimeout,
+		Load: func() (func(jetstream.KeyValueEntry), func()) {
+			snap := map[string]entry{}
+			return s.collect(snap), func() { s.replace(snap) }
+		},
+		Live: s.applyEntry,
 	}
 }
 
-// readInitial passes w's initial values to fn, up to the nil entry that
-// marks their end; later updates stay queued.
-func readInitial(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.KeyValueEntry)) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return errWatchClosed
-			}
-			if e == nil {
-				return nil
-			}
-			fn(e)
-		}
-	}
-}
-
-// load opens a watch on the bucket and reads every token. The watch
-// outlives ctx, which bounds only the load (as does LoadTimeout): the
-// context a nats.go watch is created with is also the one that ends it.
-func (s *Store) load(ctx context.Context) (*watch, map[string]entry, error) {
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	timer := time.AfterFunc(s.cfg.LoadTimeout, cancel)
-	stopParent := context.AfterFunc(ctx, cancel)
+// load opens a watch on the bucket and reads every token, which Open
+// installs.
+func (s *Store) load(ctx context.Context) (*kvwatch.Watch, map[string]entry, error) {
 	snap := map[string]entry{}
-	w, err := s.kv.WatchAll(wctx)
-	if err == nil {
-		err = readInitial(wctx, w, func(e jetstream.KeyValueEntry) {
-			if id, en, present := s.fromEntry(e); present {
-				snap[id] = en
-			}
-		})
+	f := s.follower()
+	f.Load = func() (func(jetstream.KeyValueEntry), func()) { return s.collect(snap), nil }
+	w, err := f.Open(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	inTime, parentLive := timer.Stop(), stopParent()
-	if err == nil && inTime && parentLive {
-		return &watch{w: w, cancel: cancel}, snap, nil
+	return w, snap, nil
+}
+
+// collect returns the function adding a watch entry's token to snap.
+func (s *Store) collect(snap map[string]entry) func(jetstream.KeyValueEntry) {
+	return func(e jetstream.KeyValueEntry) {
+		if id, en, present := s.fromEntry(e); present {
+			snap[id] = en
+		}
 	}
-	switch {
-	case ctx.Err() != nil:
-		err = ctx.Err()
-	case !inTime:
-		err = fmt.Errorf("no complete answer within %s: %w", s.cfg.LoadTimeout, cmp.Or(err, context.DeadlineExceeded))
-	}
-	if w != nil {
-		stopWatch(cancel, w)
-	}
-	cancel()
-	return nil, nil, natsError(s.nc, "loading tokens", err)
 }
 
 // fromEntry turns a watch entry into the token it now holds, if any. A
@@ -176,89 +122,22 @@ func (s *Store) Run(ctx context.Context) error {
 
 	s.initMu.Lock()
 	w, status := s.initial, s.status
-	s.initial, s.status = nil, nil
+	s.initial, s.status = nil, nil // a second Run registers its own listener
 	s.initMu.Unlock()
-	if status == nil {
-		// A second Run, after the first ended and removed Open's listener.
-		status = s.nc.StatusChanged(nats.CONNECTED, nats.CLOSED)
-	}
-	defer s.nc.RemoveStatusListener(status)
-	defer func() {
-		if w != nil {
-			w.stop()
-		}
-	}()
 
-	var (
-		retry   *time.Timer
-		backoff = minRetry
-		closed  bool // the connection is closed for good
-	)
-	for {
-		if !closed && s.nc.IsClosed() {
-			closed = true
-			s.log.Error("NATS connection closed; serving the last known tokens until shutdown")
-		}
-		if w == nil && retry == nil && !closed {
-			nw, snap, err := s.load(ctx)
-			switch {
-			case err == nil:
-				w, backoff = nw, minRetry
-				s.replace(snap)
-			case ctx.Err() != nil:
-				return nil
-			default:
-				s.log.Warn("cannot watch tokens; serving the last known state", "err", err, "retry_in", backoff)
-				retry = time.NewTimer(backoff)
-				backoff = min(2*backoff, maxRetry)
+	var touches sync.WaitGroup
+	defer touches.Wait()
+	touches.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.touchCh:
+				s.writeTouches(ctx)
 			}
 		}
-		var updates <-chan jetstream.KeyValueEntry
-		if w != nil {
-			updates = w.w.Updates()
-		}
-		var retryC <-chan time.Time
-		if retry != nil {
-			retryC = retry.C
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-retryC:
-			retry = nil
-		case e, ok := <-updates:
-			switch {
-			case !ok:
-				s.log.Warn("token watch lost; reloading", "err", errWatchClosed)
-				w.stop()
-				w = nil
-			case e != nil:
-				s.applyEntry(e)
-			}
-		case st, ok := <-status:
-			if !ok {
-				status = nil // not expected: nats.go closes it only on request
-				continue
-			}
-			switch st {
-			case nats.CONNECTED:
-				s.log.Info("NATS reconnected; reloading tokens")
-				if w != nil {
-					w.stop()
-					w = nil
-				}
-				if retry != nil {
-					retry.Stop()
-					retry = nil
-				}
-				backoff = minRetry
-			case nats.CLOSED:
-				closed = true
-			}
-		case <-s.touchCh:
-			s.writeTouches(ctx)
-		}
-	}
+	})
+	return s.follower().Run(ctx, w, status)
 }
 
 // writeTouches writes the queued last_used times. It is best effort: a use

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -17,12 +18,7 @@ const (
 	dev3 = "proto::weird.id*with>space s"
 )
 
-func testCtx(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t testing.TB) context.Context { return testutil.Context(t, 60*time.Second) }
 
 func openLog(t testing.TB, cfg Config) *Log {
 	t.Helper()

@@ -121,9 +121,7 @@ func TestPublish(t *testing.T) {
 // store: the stream, its limits and its events are all still there, and a
 // log opened with defaults finds them.
 func TestSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
-	srv := natstest.StartAt(t, dir, natstest.RandomPort)
-	port := natstest.Port(t, srv)
+	srv, restart := natstest.StartRestartable(t)
 	_, js := natstest.JetStream(t, srv)
 	l := openLog(t, Config{JetStream: js, MaxAge: 48 * time.Hour})
 	for i := range 5 {
@@ -131,7 +129,7 @@ func TestSurvivesRestart(t *testing.T) {
 	}
 
 	srv.Shutdown()
-	srv = natstest.StartAt(t, dir, port)
+	srv = restart()
 	_, js = natstest.JetStream(t, srv)
 	l = openLog(t, Config{JetStream: js})
 	got := query(t, l, Filter{EndpointID: dev1})

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 func subscribe(t testing.TB, ctx context.Context, l *Log, f Filter) <-chan Event {
@@ -22,7 +23,7 @@ func subscribe(t testing.TB, ctx context.Context, l *Log, f Filter) <-chan Event
 // TestSubscribeFilters checks that a live feed starts after Subscribe and
 // delivers only what its filter selects, in order.
 func TestSubscribeFilters(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	l, _ := newLog(t)
 	publish(t, l, dev1, TypeBoot, 0) // before the feeds: not delivered
 
@@ -73,7 +74,7 @@ func TestSubscribeFilters(t *testing.T) {
 // TestSubscribeResume replays what a client missed after its Last-Event-ID
 // and carries on live.
 func TestSubscribeResume(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	l, _ := newLog(t)
 	for i := range 5 {
 		publish(t, l, dev1, TypeValueChange, i)
@@ -111,7 +112,7 @@ func TestSubscribeErrors(t *testing.T) {
 // flow: publishing and the other subscriber carry on at full speed, and the
 // slow one still gets every event, in order, when it reads.
 func TestSlowSubscriber(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	_, js := natstest.JetStream(t, natstest.Start(t))
 	l := openLog(t, Config{JetStream: js, SubscriberBuffer: 8})
 	ctx, cancel := context.WithCancel(testCtx(t))
@@ -159,9 +160,7 @@ func TestSubscribeSurvivesRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts a server")
 	}
-	dir := t.TempDir()
-	srv := natstest.StartAt(t, dir, natstest.RandomPort)
-	port := natstest.Port(t, srv)
+	srv, restart := natstest.StartRestartable(t)
 	_, js := natstest.JetStream(t, srv)
 	l := openLog(t, Config{JetStream: js})
 	ctx, cancel := context.WithCancel(testCtx(t))
@@ -171,7 +170,7 @@ func TestSubscribeSurvivesRestart(t *testing.T) {
 	receive(t, ch, 1)
 
 	srv.Shutdown()
-	natstest.StartAt(t, dir, port)
+	restart()
 	// The client reconnects on its own; publish once it has.
 	var e Event
 	for deadline := time.Now().Add(20 * time.Second); ; {

@@ -2,38 +2,19 @@ package inventory
 
 import (
 	"context"
-	"log/slog"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 // seenDeadline is how quickly a write must reach another replica's index.
 const seenDeadline = time.Second
 
-func testCtx(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// testLogger logs through t.Log, so output shows with -v or on failure.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
+func testCtx(t testing.TB) context.Context { return testutil.Context(t, 30*time.Second) }
 
 // newJS starts an embedded NATS server and connects to it.
 func newJS(t testing.TB) jetstream.JetStream {
@@ -56,7 +37,7 @@ func twoConns(t testing.TB) (jetstream.JetStream, jetstream.JetStream) {
 // returns nil promptly when its context ends.
 func open(t testing.TB, js jetstream.JetStream) *Inventory {
 	t.Helper()
-	inv, err := Open(testCtx(t), Config{JetStream: js, LoadTimeout: 2 * time.Second, Logger: testLogger(t)})
+	inv, err := Open(testCtx(t), Config{JetStream: js, LoadTimeout: 2 * time.Second, Logger: testutil.Logger(t)})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -68,21 +49,7 @@ func open(t testing.TB, js jetstream.JetStream) *Inventory {
 // nil within 5 s of its context ending.
 func run(t testing.TB, fn func(context.Context) error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run = %v, want nil", err)
-			}
-		case <-time.After(5 * time.Second):
-			buf := make([]byte, 1<<20)
-			t.Errorf("Run did not return after its context ended\n%s", buf[:runtime.Stack(buf, true)])
-		}
-	})
+	testutil.Run(t, "Run", 5*time.Second, fn)
 }
 
 // put creates or changes a device, failing the test on error.
@@ -96,17 +63,6 @@ func put(t testing.TB, inv *Inventory, eid string, fn func(d *Device)) Device {
 		t.Fatalf("Update(%s): %v", eid, err)
 	}
 	return d
-}
-
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within %s", what, within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // ids returns the endpoint IDs of devices, in order.

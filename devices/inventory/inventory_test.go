@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"cuttle/broker/creds"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 const (
@@ -21,7 +21,7 @@ const (
 )
 
 func TestUpdateCreatesAndModifies(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	js := newJS(t)
 	inv := open(t, js)
 	ctx := testCtx(t)
@@ -122,7 +122,7 @@ func TestUpdateConcurrentNoLostUpdate(t *testing.T) {
 	inv := open(t, js)
 	other := open(t, js2) // a second replica writing too
 	put(t, inv, dev1, func(d *Device) { d.Labels["n"] = "0" })
-	eventually(t, seenDeadline, "other replica sees the device", func() bool { _, ok := other.Get(dev1); return ok })
+	testutil.Eventually(t, seenDeadline, "other replica sees the device", func() bool { _, ok := other.Get(dev1); return ok })
 
 	const writers = 20
 	var wg sync.WaitGroup
@@ -152,7 +152,7 @@ func TestUpdateConcurrentNoLostUpdate(t *testing.T) {
 		}
 	}
 	for _, i := range []*Inventory{inv, other} {
-		eventually(t, seenDeadline, "both replicas see 20 increments", func() bool {
+		testutil.Eventually(t, seenDeadline, "both replicas see 20 increments", func() bool {
 			d, _ := i.Get(dev1)
 			return d.Labels["n"] == strconv.Itoa(writers)
 		})
@@ -247,23 +247,23 @@ func TestSetLabels(t *testing.T) {
 // A second controller replica on the same bucket sees every write of the
 // first within a second, and the reverse.
 func TestSecondReplicaSeesWrites(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	js, js2 := twoConns(t)
 	a := open(t, js)
 	b := open(t, js2)
 
 	begin := time.Now()
 	put(t, a, dev1, func(d *Device) { d.Model = "RG-1"; d.Labels["site"] = "north" })
-	eventually(t, seenDeadline, "b sees a's create", func() bool { d, ok := b.Get(dev1); return ok && d.Model == "RG-1" })
+	testutil.Eventually(t, seenDeadline, "b sees a's create", func() bool { d, ok := b.Get(dev1); return ok && d.Model == "RG-1" })
 	t.Logf("create seen by the other replica after %s", time.Since(begin).Round(time.Microsecond))
 
 	put(t, b, dev1, func(d *Device) { d.SoftwareVersion = "1.2" })
-	eventually(t, seenDeadline, "a sees b's change", func() bool { d, _ := a.Get(dev1); return d.SoftwareVersion == "1.2" })
+	testutil.Eventually(t, seenDeadline, "a sees b's change", func() bool { d, _ := a.Get(dev1); return d.SoftwareVersion == "1.2" })
 
 	if err := b.Delete(testCtx(t), dev1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, seenDeadline, "a sees b's delete", func() bool { _, ok := a.Get(dev1); return !ok })
+	testutil.Eventually(t, seenDeadline, "a sees b's delete", func() bool { _, ok := a.Get(dev1); return !ok })
 	if s := a.Stats(); s.Total != 0 || len(s.ByModel) != 0 {
 		t.Errorf("Stats after delete = %+v", s)
 	}
@@ -297,7 +297,7 @@ func TestSubscribe(t *testing.T) {
 	put(t, inv, dev1, func(d *Device) { d.Model = "A" })
 	put(t, inv, dev1, func(d *Device) { d.Model = "B" })
 	put(t, other, dev2, func(d *Device) { d.Model = "C" })
-	eventually(t, seenDeadline, "other's write seen", func() bool { return len(events()) == 3 })
+	testutil.Eventually(t, seenDeadline, "other's write seen", func() bool { return len(events()) == 3 })
 	if err := inv.Delete(testCtx(t), dev1); err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestSubscribe(t *testing.T) {
 		{"", dev2 + "/C", false},
 		{dev1 + "/B", "", true},
 	}
-	eventually(t, seenDeadline, "delete reported", func() bool { return len(events()) >= len(want) })
+	testutil.Eventually(t, seenDeadline, "delete reported", func() bool { return len(events()) >= len(want) })
 	time.Sleep(50 * time.Millisecond) // the watch confirming our writes must not report them again
 	if g := events(); fmt.Sprint(g) != fmt.Sprint(want) {
 		t.Errorf("events:\n got %v\nwant %v", g, want)
@@ -345,11 +345,11 @@ func TestSubscriberWrites(t *testing.T) {
 	put(t, inv, dev1, func(d *Device) { d.Model = "A" })
 	// The subscriber runs on whichever goroutine applied the change first:
 	// this one, or the watch's.
-	eventually(t, seenDeadline, "the subscriber's write", func() bool {
+	testutil.Eventually(t, seenDeadline, "the subscriber's write", func() bool {
 		d, _ := inv.Get(dev1)
 		return d.Labels["seen"] == "yes"
 	})
-	eventually(t, seenDeadline, "the subscriber's write reported", func() bool {
+	testutil.Eventually(t, seenDeadline, "the subscriber's write reported", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) == 2

@@ -11,6 +11,7 @@ import (
 
 	"cuttle/broker/creds"
 	"cuttle/broker/presence"
+	"cuttle/internal/kvwatch"
 )
 
 // presenceWorkers is how many presence records WatchPresence applies at
@@ -183,7 +184,7 @@ func (c *connections) count() int {
 // openPresence opens the presence bucket, retrying until it succeeds or
 // ctx ends: the controller may start before NATS or the broker does.
 func (i *Inventory) openPresence(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.KeyValue, error) {
-	backoff := minRetry
+	backoff := kvwatch.MinRetry
 	for {
 		octx, cancel := context.WithTimeout(ctx, i.cfg.LoadTimeout)
 		kv, err := openBucket(octx, js, jetstream.KeyValueConfig{
@@ -205,6 +206,6 @@ func (i *Inventory) openPresence(ctx context.Context, js jetstream.JetStream, bu
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-		backoff = min(2*backoff, maxRetry)
+		backoff = min(2*backoff, kvwatch.MaxRetry)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cuttle/broker/presence"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 func TestApplyPresence(t *testing.T) {
@@ -72,7 +72,7 @@ func TestApplyPresence(t *testing.T) {
 // The broker's presence writer and WatchPresence, end to end through the
 // presence bucket: records stored before the watch starts and after.
 func TestWatchPresence(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	js, js2 := twoConns(t)
 	w, err := presence.New(testCtx(t), presence.Config{JetStream: js2, RetryInterval: 50 * time.Millisecond})
 	if err != nil {
@@ -85,27 +85,27 @@ func TestWatchPresence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "presence stored", func() bool { _, err := presence.Get(testCtx(t), kv, dev1); return err == nil })
+	testutil.Eventually(t, 5*time.Second, "presence stored", func() bool { _, err := presence.Get(testCtx(t), kv, dev1); return err == nil })
 
 	inv := open(t, js)
 	run(t, func(ctx context.Context) error { return inv.WatchPresence(ctx, js, "") })
-	eventually(t, 5*time.Second, "dev1 online from the stored record", func() bool {
+	testutil.Eventually(t, 5*time.Second, "dev1 online from the stored record", func() bool {
 		d, _ := inv.Get(dev1)
 		return d.Status == StatusOnline && d.BrokerNode == "b1"
 	})
 
 	// Broker connections count every role: dev1 and the controller.
-	eventually(t, 5*time.Second, "2 broker connections", func() bool { return inv.BrokerConnections() == 2 })
+	testutil.Eventually(t, 5*time.Second, "2 broker connections", func() bool { return inv.BrokerConnections() == 2 })
 
 	begin := time.Now()
 	w.Record(presence.Presence{EndpointID: dev2, Role: "device", Online: true, Since: time.Now().UTC(), Node: "b2"})
-	eventually(t, seenDeadline, "dev2 online", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOnline })
+	testutil.Eventually(t, seenDeadline, "dev2 online", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOnline })
 	if n := inv.BrokerConnections(); n != 3 {
 		t.Errorf("%d broker connections with dev2 online, want 3", n)
 	}
 	t.Logf("presence reached the inventory %s after it was recorded", time.Since(begin).Round(time.Microsecond))
 	w.Record(presence.Presence{EndpointID: dev1, Role: "device", Online: false, Since: time.Now().UTC(), Node: "b1"})
-	eventually(t, seenDeadline, "dev1 offline", func() bool { d, _ := inv.Get(dev1); return d.Status == StatusOffline })
+	testutil.Eventually(t, seenDeadline, "dev1 offline", func() bool { d, _ := inv.Get(dev1); return d.Status == StatusOffline })
 
 	if _, ok := inv.Get("self::ctl"); ok {
 		t.Error("a controller became a device")
@@ -115,7 +115,7 @@ func TestWatchPresence(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Record(presence.Presence{EndpointID: dev2, Role: "device", Online: false, Since: time.Now().UTC(), Node: "b2"})
-	eventually(t, seenDeadline, "dev2 offline", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOffline })
+	testutil.Eventually(t, seenDeadline, "dev2 offline", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOffline })
 	if s := inv.Stats(); s.Total != 2 || s.Offline != 2 {
 		t.Errorf("Stats = %+v", s)
 	}
@@ -130,7 +130,7 @@ func TestWatchPresenceCreatesBucket(t *testing.T) {
 	inv := open(t, js)
 	run(t, func(ctx context.Context) error { return inv.WatchPresence(ctx, js, "other-presence") })
 	var kv jetstream.KeyValue
-	eventually(t, 5*time.Second, "bucket created", func() bool {
+	testutil.Eventually(t, 5*time.Second, "bucket created", func() bool {
 		var err error
 		kv, err = js.KeyValue(testCtx(t), "other-presence")
 		return err == nil
@@ -138,5 +138,5 @@ func TestWatchPresenceCreatesBucket(t *testing.T) {
 	if _, err := kv.Put(testCtx(t), "os=3A=3A012345-0001", []byte(`{"endpoint_id":"os::012345-0001","role":"device","online":true,"since":"2026-01-01T00:00:00Z"}`)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, seenDeadline, "dev1 online", func() bool { d, _ := inv.Get(dev1); return d.Status == StatusOnline })
+	testutil.Eventually(t, seenDeadline, "dev1 online", func() bool { d, _ := inv.Get(dev1); return d.Status == StatusOnline })
 }

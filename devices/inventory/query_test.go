@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cuttle/internal/testutil"
 )
 
 var (
@@ -323,7 +325,7 @@ func TestStats(t *testing.T) {
 	}
 	check := func(i *Inventory, want Stats) {
 		t.Helper()
-		eventually(t, seenDeadline, "stats", func() bool {
+		testutil.Eventually(t, seenDeadline, "stats", func() bool {
 			s := i.Stats()
 			return s.Total == want.Total && s.Online == want.Online && s.Offline == want.Offline &&
 				maps.Equal(s.ByModel, want.ByModel) && maps.Equal(s.BySoftwareVersion, want.BySoftwareVersion) &&

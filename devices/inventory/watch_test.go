@@ -13,26 +13,25 @@ import (
 
 	"cuttle/broker/presence"
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 // The index keeps answering while NATS is down, and follows writes again
 // once it is back on the same port with the same store; so does
 // WatchPresence.
 func TestSurvivesOutage(t *testing.T) {
-	natstest.CheckGoroutines(t)
-	dir := t.TempDir()
-	ns := natstest.StartAt(t, dir, natstest.RandomPort)
-	port := natstest.Port(t, ns)
+	testutil.CheckGoroutines(t, 5*time.Second)
+	ns, restart := natstest.StartRestartable(t)
 	_, js := natstest.JetStream(t, ns)
 	_, writerJS := natstest.JetStream(t, ns)
 	inv := open(t, js)
 	run(t, func(ctx context.Context) error { return inv.WatchPresence(ctx, js, "") })
 	writer := open(t, writerJS) // another controller replica
 	put(t, writer, dev1, func(d *Device) { d.Model = "RG-1"; d.Labels["site"] = "north" })
-	eventually(t, seenDeadline, "dev1 seen", func() bool { _, ok := inv.Get(dev1); return ok })
+	testutil.Eventually(t, seenDeadline, "dev1 seen", func() bool { _, ok := inv.Get(dev1); return ok })
 
 	ns.Shutdown()
-	eventually(t, 5*time.Second, "inventory reports unhealthy", func() bool { return !inv.Healthy() })
+	testutil.Eventually(t, 5*time.Second, "inventory reports unhealthy", func() bool { return !inv.Healthy() })
 	for range 5 { // several failed reconnect attempts
 		if d, ok := inv.Get(dev1); !ok || d.Model != "RG-1" {
 			t.Fatal("Get fails during the outage")
@@ -55,12 +54,12 @@ func TestSurvivesOutage(t *testing.T) {
 		t.Error("a failed update reached the index")
 	}
 
-	ns = natstest.StartAt(t, dir, port)
-	eventually(t, 10*time.Second, "healthy again", inv.Healthy)
-	eventually(t, 10*time.Second, "writer reconnected", writerJS.Conn().IsConnected)
+	ns = restart()
+	testutil.Eventually(t, 10*time.Second, "healthy again", inv.Healthy)
+	testutil.Eventually(t, 10*time.Second, "writer reconnected", writerJS.Conn().IsConnected)
 	begin := time.Now()
 	put(t, writer, dev2, func(d *Device) { d.Model = "RG-2" })
-	eventually(t, seenDeadline, "dev2 seen after the outage", func() bool { _, ok := inv.Get(dev2); return ok })
+	testutil.Eventually(t, seenDeadline, "dev2 seen after the outage", func() bool { _, ok := inv.Get(dev2); return ok })
 	t.Logf("write seen %s after it began", time.Since(begin).Round(time.Microsecond))
 
 	p, err := presence.New(testCtx(t), presence.Config{JetStream: writerJS})
@@ -69,16 +68,14 @@ func TestSurvivesOutage(t *testing.T) {
 	}
 	run(t, p.Run)
 	p.Record(presence.Presence{EndpointID: dev2, Role: "device", Online: true, Since: time.Now().UTC()})
-	eventually(t, 5*time.Second, "presence applied after the outage", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOnline })
+	testutil.Eventually(t, 5*time.Second, "presence applied after the outage", func() bool { d, _ := inv.Get(dev2); return d.Status == StatusOnline })
 	ns.Shutdown() // before the clients' cleanup, to exercise Run ending mid-outage
 }
 
 // Changes made while this replica's connection is away are found by the
 // reload and reported to subscribers.
 func TestCatchesUpAfterReconnect(t *testing.T) {
-	dir := t.TempDir()
-	ns := natstest.StartAt(t, dir, natstest.RandomPort)
-	port := natstest.Port(t, ns)
+	ns, restart := natstest.StartRestartable(t)
 	// The writer reconnects quickly, the reader slowly, so the writes land
 	// while the reader is still away.
 	_, writerJS := natstest.JetStream(t, ns, nats.ReconnectWait(20*time.Millisecond))
@@ -100,9 +97,9 @@ func TestCatchesUpAfterReconnect(t *testing.T) {
 	})
 
 	ns.Shutdown()
-	eventually(t, 5*time.Second, "reader reports unhealthy", func() bool { return !inv.Healthy() })
-	natstest.StartAt(t, dir, port)
-	eventually(t, 5*time.Second, "writer reconnected", writerJS.Conn().IsConnected)
+	testutil.Eventually(t, 5*time.Second, "reader reports unhealthy", func() bool { return !inv.Healthy() })
+	restart()
+	testutil.Eventually(t, 5*time.Second, "writer reconnected", writerJS.Conn().IsConnected)
 	if readerJS.Conn().IsConnected() {
 		t.Log("the reader reconnected before the writes; the test still checks delivery")
 	}
@@ -116,7 +113,7 @@ func TestCatchesUpAfterReconnect(t *testing.T) {
 		dev2:       {"", dev2 + "/C", false},
 		"os::gone": {"os::gone/", "", true},
 	}
-	eventually(t, 10*time.Second, "changes reported", func() bool {
+	testutil.Eventually(t, 10*time.Second, "changes reported", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) == len(want)
@@ -131,19 +128,9 @@ func TestCatchesUpAfterReconnect(t *testing.T) {
 }
 
 func TestOpenUnreachable(t *testing.T) {
-	// A port nobody listens on: a started and stopped server's.
-	ns := natstest.Start(t)
-	url := ns.ClientURL()
-	ns.Shutdown()
-	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-
+	nc, js, url := natstest.Unreachable(t)
 	begin := time.Now()
-	_, err = Open(context.Background(), Config{JetStream: js, LoadTimeout: 500 * time.Millisecond})
+	_, err := Open(context.Background(), Config{JetStream: js, LoadTimeout: 500 * time.Millisecond})
 	if err == nil {
 		t.Fatal("Open succeeded without NATS")
 	}
