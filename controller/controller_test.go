@@ -3,17 +3,17 @@ package controller
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"cuttle/broker"
 	"cuttle/broker/creds"
-	"cuttle/broker/presence"
 	"cuttle/controller/events"
 	"cuttle/controller/mqttmtp"
 	"cuttle/devices/inventory"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 	"cuttle/simulator/fleet"
 	"cuttle/usp"
 )
@@ -31,34 +31,13 @@ type stack struct {
 
 func startStack(t *testing.T, devices int) *stack {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := natstest.JetStream(t, ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pres, err := presence.New(ctx, presence.Config{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.New(broker.Config{
+	cs := credstest.Start(t, creds.MirrorConfig{})
+	js, store, mirror := cs.JS, cs.Store, cs.Mirror
+	ctx := t.Context()
+	b := brokertest.Run(t, broker.Config{
 		Listeners:   []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}},
-		Credentials: mirror, Presence: pres,
+		Credentials: mirror, Presence: brokertest.Presence(t, js),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { _ = mirror.Run(ctx) })
-	wg.Go(func() { _ = pres.Run(ctx) })
-	wg.Go(func() { _ = b.Run(ctx) })
 	url := "mqtt://" + b.Addr("tcp")
 
 	_, ctlSecret, err := store.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: ctlEID})
@@ -76,7 +55,7 @@ func startStack(t *testing.T, devices int) *stack {
 		devs = append(devs, fleet.DeviceConfig{EndpointID: eid, Secret: secret})
 		s.eids = append(s.eids, eid)
 	}
-	waitFor(t, "credentials in the broker's mirror", func() bool {
+	testutil.Eventually(t, 20*time.Second, "credentials in the broker's mirror", func() bool {
 		_, ok := mirror.Lookup(s.eids[len(s.eids)-1])
 		return ok && mirror.HasController(ctlEID)
 	})
@@ -89,30 +68,15 @@ func startStack(t *testing.T, devices int) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Go(func() {
-		if err := s.ctl.Run(ctx); err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	})
+	testutil.Run(t, "controller", 15*time.Second, s.ctl.Run)
 	<-s.ctl.MTP().Ready()
 
 	f, err := fleet.New(fleet.Config{Brokers: []string{url}, Devices: devs, Rate: 1000, BootDelay: 200 * time.Millisecond, TickInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Go(func() { _ = f.Run(ctx) })
+	testutil.Run(t, "fleet", 15*time.Second, f.Run)
 	return s
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestDevicesJoinTheInventory: devices that connect are online in the
@@ -121,7 +85,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestDevicesJoinTheInventory(t *testing.T) {
 	s := startStack(t, 5)
 	inv := s.ctl.Inventory()
-	waitFor(t, "5 devices online, described and subscribed", func() bool {
+	testutil.Eventually(t, 20*time.Second, "5 devices online, described and subscribed", func() bool {
 		n := 0
 		for _, eid := range s.eids {
 			d, ok := inv.Get(eid)
@@ -158,7 +122,7 @@ func TestDevicesJoinTheInventory(t *testing.T) {
 	if _, err := s.ctl.MTP().Operate(ctx, s.eids[0], usp.NewOperate("Device.Reboot()", "reboot-1", true, nil)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a Boot! in the inventory", func() bool {
+	testutil.Eventually(t, 20*time.Second, "a Boot! in the inventory", func() bool {
 		d, _ := inv.Get(s.eids[0])
 		return d.Boot != nil && d.Boot.CommandKey == "reboot-1" && d.Boot.Cause == usp.CauseRemoteReboot
 	})
@@ -173,7 +137,7 @@ func TestDevicesJoinTheInventory(t *testing.T) {
 	// The device's online history: online from its first connection,
 	// offline for the reboot (its DisconnectRecord), online again.
 	var spells []string
-	waitFor(t, "online, offline, online in the event log", func() bool {
+	testutil.Eventually(t, 20*time.Second, "online, offline, online in the event log", func() bool {
 		evs, err := s.ctl.Events().Query(ctx, events.Filter{EndpointID: s.eids[0], Types: []string{events.TypeOnline, events.TypeOffline}})
 		if err != nil {
 			t.Fatal(err)
@@ -194,7 +158,7 @@ func TestDevicesJoinTheInventory(t *testing.T) {
 func TestRevokedDeviceGoesOffline(t *testing.T) {
 	s := startStack(t, 2)
 	inv := s.ctl.Inventory()
-	waitFor(t, "devices online", func() bool {
+	testutil.Eventually(t, 20*time.Second, "devices online", func() bool {
 		a, _ := inv.Get(s.eids[0])
 		b, _ := inv.Get(s.eids[1])
 		return a.Status == inventory.StatusOnline && b.Status == inventory.StatusOnline
@@ -202,7 +166,7 @@ func TestRevokedDeviceGoesOffline(t *testing.T) {
 	if err := s.store.Remove(context.Background(), s.eids[0]); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the revoked device offline", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the revoked device offline", func() bool {
 		d, _ := inv.Get(s.eids[0])
 		return d.Status == inventory.StatusOffline
 	})
@@ -219,7 +183,7 @@ func TestTwoHundredDevices(t *testing.T) {
 	}
 	s := startStack(t, 200)
 	inv := s.ctl.Inventory()
-	waitFor(t, "200 devices online and described", func() bool {
+	testutil.Eventually(t, 20*time.Second, "200 devices online and described", func() bool {
 		page, err := inv.Query(inventory.Query{Status: inventory.StatusOnline, Limit: 1})
 		if err != nil || page.Total != 200 {
 			return false

@@ -35,6 +35,7 @@ import (
 	"cuttle/controller"
 	"cuttle/controller/auth"
 	"cuttle/controller/events"
+	"cuttle/controller/httpapi"
 	"cuttle/controller/mqttmtp"
 	"cuttle/devices/inventory"
 )
@@ -404,7 +405,7 @@ func (a *API) unmatched(w http.ResponseWriter, r *http.Request) error {
 			allow = append(allow, http.MethodHead)
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		return &Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Title: "Method not allowed",
+		return &Error{Status: http.StatusMethodNotAllowed, Type: httpapi.TypeMethodNotAllowed, Title: "Method not allowed",
 			Detail: fmt.Sprintf("%s does not take %s; it takes %s.", r.URL.Path, r.Method, strings.Join(allow, ", "))}
 	}
 	return NotFound("No API route matches %s %s.", r.Method, r.URL.Path)

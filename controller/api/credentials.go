@@ -144,6 +144,33 @@ func (a *API) deleteCredential(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// rotateCredential gives a credential a new generated secret, shown this
+// once; the old one stops working at once (the broker's live sessions
+// stay connected until they reconnect, as after any change of secret).
+func (a *API) rotateCredential(w http.ResponseWriter, r *http.Request) error {
+	username := r.PathValue("username")
+	auth.SetAuditSummary(r.Context(), "rotated the secret of credential "+username)
+	secret, err := a.creds.RotateSecret(r.Context(), username)
+	if err != nil {
+		return err
+	}
+	c, err := a.creds.Get(r.Context(), username)
+	if err != nil {
+		return err
+	}
+	return WriteJSON(w, http.StatusOK, createCredentialResponse{Credential: credentialJSON(c), Secret: secret})
+}
+
+// certSpec is the canonical form of a request's certificate spec, or the
+// field error that says why it is not one.
+func certSpec(s string) (string, error) {
+	spec, err := creds.ParseCertSpec(s)
+	if err != nil {
+		return "", Invalid(FieldError{Field: "spec", Message: strings.TrimPrefix(err.Error(), creds.ErrInvalid.Error()+": ")})
+	}
+	return spec, nil
+}
+
 type revokeCertRequest struct {
 	// Spec is "serial:<hex>" or "sha256:<hex>".
 	Spec   string `json:"spec"`
@@ -155,15 +182,38 @@ func (a *API) revokeCert(w http.ResponseWriter, r *http.Request) error {
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	spec, err := creds.ParseCertSpec(req.Spec)
+	spec, err := certSpec(req.Spec)
 	if err != nil {
-		return Invalid(FieldError{Field: "spec", Message: strings.TrimPrefix(err.Error(), creds.ErrInvalid.Error()+": ")})
+		return err
 	}
 	auth.SetAuditSummary(r.Context(), "revoked certificate "+spec)
 	if err := a.creds.RevokeCert(r.Context(), spec, req.Reason); err != nil {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, creds.Revocation{Spec: spec, Reason: req.Reason, Created: time.Now().UTC()})
+}
+
+type unrevokeCertRequest struct {
+	// Spec is "serial:<hex>" or "sha256:<hex>".
+	Spec string `json:"spec"`
+}
+
+// unrevokeCert accepts a revoked certificate again.
+func (a *API) unrevokeCert(w http.ResponseWriter, r *http.Request) error {
+	var req unrevokeCertRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	spec, err := certSpec(req.Spec)
+	if err != nil {
+		return err
+	}
+	auth.SetAuditSummary(r.Context(), "accepted certificate "+spec+" again")
+	if err := a.creds.UnrevokeCert(r.Context(), spec); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type revokedResponse struct {

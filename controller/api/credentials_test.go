@@ -9,6 +9,7 @@ import (
 
 	"cuttle/controller/auth"
 	"cuttle/devices/inventory"
+	"cuttle/internal/testutil"
 )
 
 type credentialJSON struct {
@@ -48,7 +49,7 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("the response shows the hash: %s", r.body)
 		}
 		// The broker takes it: a device connects with the secret.
-		waitFor(t, 5*time.Second, "the mirror to have "+newEID, func() bool { _, ok := e.mirror.Lookup(newEID); return ok })
+		testutil.Eventually(t, 5*time.Second, "the mirror to have "+newEID, func() bool { _, ok := e.mirror.Lookup(newEID); return ok })
 		e.devices[newEID] = e.connectDevice(newEID, created.Secret, 100)
 		e.waitDevice(newEID, func(d inventory.Device) bool { return d.Status == inventory.StatusOnline }, "online")
 
@@ -125,11 +126,39 @@ func TestCredentials(t *testing.T) {
 		if c.Disabled {
 			t.Errorf("after enable: %+v", c)
 		}
-		waitFor(t, 5*time.Second, "the broker to accept the enabled credential", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the broker to accept the enabled credential", func() bool {
 			return e.tryConnect(dev1, e.devices[dev1].secret) == nil
 		})
 		r := e.do(request{method: "POST", path: "/api/v1/credentials/nobody/disable", token: e.tokens[auth.RoleAdmin]})
 		wantProblem(t, r, http.StatusNotFound, "not-found")
+	})
+
+	t.Run("rotate", func(t *testing.T) {
+		// A credential of its own: connecting with it takes over the
+		// session of whichever device uses the same client ID.
+		const eid = "os::012345-0101"
+		var made, rotated struct {
+			Credential struct {
+				Username string `json:"username"`
+			} `json:"credential"`
+			Secret string `json:"secret"`
+		}
+		e.call(request{method: "POST", path: "/api/v1/credentials", body: map[string]any{"role": "device", "endpoint_id": eid}}, http.StatusCreated, &made)
+		e.call(request{method: "POST", path: "/api/v1/credentials/" + eid + "/rotate"}, http.StatusOK, &rotated)
+		if rotated.Secret == "" || rotated.Secret == made.Secret || rotated.Credential.Username != eid {
+			t.Fatalf("rotate answered %+v", rotated)
+		}
+		testutil.Eventually(t, 5*time.Second, "the broker to accept the new secret", func() bool {
+			return e.tryConnect(eid, rotated.Secret) == nil
+		})
+		if err := e.tryConnect(eid, made.Secret); err == nil {
+			t.Error("the broker still accepts the secret rotated away")
+		}
+		r := e.do(request{method: "POST", path: "/api/v1/credentials/nobody/rotate", token: e.tokens[auth.RoleAdmin]})
+		wantProblem(t, r, http.StatusNotFound, "not-found")
+		r = e.do(request{method: "POST", path: "/api/v1/credentials/" + eid + "/rotate", token: e.tokens[auth.RoleOperator]})
+		wantProblem(t, r, http.StatusForbidden, "forbidden")
+		e.call(request{method: "DELETE", path: "/api/v1/credentials/" + eid}, http.StatusNoContent, nil)
 	})
 
 	t.Run("delete", func(t *testing.T) {
@@ -163,6 +192,18 @@ func TestCredentials(t *testing.T) {
 			t.Errorf("revoked list %+v", list)
 		}
 		r := e.do(request{method: "POST", path: "/api/v1/credentials/revoke-cert", token: e.tokens[auth.RoleAdmin], body: map[string]any{"spec": "md5:00"}})
+		if p := wantProblem(t, r, http.StatusBadRequest, "invalid-request"); len(p.Errors) != 1 || p.Errors[0].Field != "spec" {
+			t.Errorf("bad spec: %s", r.body)
+		}
+
+		e.call(request{method: "POST", path: "/api/v1/credentials/unrevoke-cert", body: map[string]any{"spec": "serial:0a:1b"}}, http.StatusNoContent, nil)
+		e.call(request{method: "GET", path: "/api/v1/credentials/revoked"}, http.StatusOK, &list)
+		if len(list.Revoked) != 0 {
+			t.Errorf("after unrevoke-cert the list is %+v", list)
+		}
+		r = e.do(request{method: "POST", path: "/api/v1/credentials/unrevoke-cert", token: e.tokens[auth.RoleAdmin], body: map[string]any{"spec": "serial:0a1b"}})
+		wantProblem(t, r, http.StatusNotFound, "not-found")
+		r = e.do(request{method: "POST", path: "/api/v1/credentials/unrevoke-cert", token: e.tokens[auth.RoleAdmin], body: map[string]any{"spec": "md5:00"}})
 		if p := wantProblem(t, r, http.StatusBadRequest, "invalid-request"); len(p.Errors) != 1 || p.Errors[0].Field != "spec" {
 			t.Errorf("bad spec: %s", r.body)
 		}

@@ -107,29 +107,13 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer done()
-	heartbeat := time.NewTicker(a.cfg.Heartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-heartbeat.C:
-			if err := s.heartbeat(); err != nil {
-				return err
-			}
-		case e, ok := <-feed:
-			if !ok {
-				return nil
-			}
-			data, err := json.Marshal(e)
-			if err != nil {
-				return fmt.Errorf("encoding event %d: %w", e.ID, err)
-			}
-			if err := s.event(strconv.FormatUint(e.ID, 10), e.Type, data); err != nil {
-				return err
-			}
+	return follow(ctx, s, a.cfg.Heartbeat, feed, nil, func(e events.Event) error {
+		data, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encoding event %d: %w", e.ID, err)
 		}
-	}
+		return s.event(strconv.FormatUint(e.ID, 10), e.Type, data)
+	})
 }
 
 // clientGone reports a failed stream write as the client's leaving, which

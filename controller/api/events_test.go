@@ -15,6 +15,7 @@ import (
 
 	"cuttle/controller/auth"
 	"cuttle/controller/events"
+	"cuttle/internal/testutil"
 )
 
 // sseMessage is one message of an event stream: an event, or a comment.
@@ -108,7 +109,7 @@ func (e *env) reboot(t *testing.T, eid string, after uint64) events.Event {
 	t.Helper()
 	e.call(request{method: "POST", path: devicePath(eid, "operate"), body: map[string]any{"command": "Device.Reboot()"}}, http.StatusOK, nil)
 	var boot events.Event
-	waitFor(t, 10*time.Second, "a boot event from "+eid, func() bool {
+	testutil.Eventually(t, 10*time.Second, "a boot event from "+eid, func() bool {
 		var got struct{ Events []events.Event }
 		e.call(request{method: "GET", path: fmt.Sprintf("/api/v1/events?device=%s&type=boot&after=%d", eid, after)}, http.StatusOK, &got)
 		if len(got.Events) > 0 {
@@ -269,13 +270,13 @@ func TestEvents(t *testing.T) {
 			}
 			return -1
 		}
-		waitFor(t, 5*time.Second, "5 open streams", func() bool { return gauge() == 5 })
+		testutil.Eventually(t, 5*time.Second, "5 open streams", func() bool { return gauge() == 5 })
 		for _, s := range streams {
 			s.close()
 		}
 		e.srv.Client().CloseIdleConnections()
-		waitFor(t, 5*time.Second, "no open streams", func() bool { return gauge() == 0 })
-		waitFor(t, 10*time.Second, "the event log's consumers to go", func() bool {
+		testutil.Eventually(t, 5*time.Second, "no open streams", func() bool { return gauge() == 0 })
+		testutil.Eventually(t, 10*time.Second, "the event log's consumers to go", func() bool {
 			st, err := e.js.Stream(t.Context(), "cuttle-events")
 			if err != nil {
 				t.Fatal(err)
@@ -283,7 +284,7 @@ func TestEvents(t *testing.T) {
 			info, err := st.Info(t.Context())
 			return err == nil && info.State.Consumers == 0
 		})
-		waitFor(t, 10*time.Second, fmt.Sprintf("goroutines back to %d", before), func() bool {
+		testutil.Eventually(t, 10*time.Second, fmt.Sprintf("goroutines back to %d", before), func() bool {
 			return runtime.NumGoroutine() <= before
 		})
 	})

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,13 +19,14 @@ import (
 	"cuttle/broker"
 	"cuttle/broker/creds"
 	"cuttle/broker/lockout"
-	"cuttle/broker/presence"
 	"cuttle/controller"
 	"cuttle/controller/api"
 	"cuttle/controller/auth"
 	"cuttle/controller/mqttmtp"
 	"cuttle/devices/inventory"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 	"cuttle/simulator/profile"
 )
 
@@ -79,39 +78,17 @@ type envOptions struct {
 func newEnv(t *testing.T, o envOptions) *env {
 	t.Helper()
 	e := &env{t: t, tokens: map[auth.Role]string{}, devices: map[string]*simDevice{}}
-	ns := natstest.Start(t)
-	_, e.js = natstest.JetStream(t, ns)
+	cs := credstest.Start(t, creds.MirrorConfig{})
+	e.js, e.creds, e.mirror = cs.JS, cs.Store, cs.Mirror
 	ctx := t.Context()
-	var err error
-	if e.creds, err = creds.OpenStore(ctx, creds.StoreConfig{JetStream: e.js}); err != nil {
-		t.Fatal(err)
-	}
-	if e.mirror, err = creds.NewMirror(ctx, creds.MirrorConfig{JetStream: e.js}); err != nil {
-		t.Fatal(err)
-	}
-	pres, err := presence.New(ctx, presence.Config{JetStream: e.js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runUntilCleanup(t, "credential mirror", e.mirror.Run)
-	runUntilCleanup(t, "presence writer", pres.Run)
-
-	e.broker, err = broker.New(broker.Config{
+	e.broker = brokertest.Run(t, broker.Config{
 		NodeName:    "test-node",
 		Listeners:   []broker.ListenerConfig{{Name: "tcp", Type: broker.ListenerTCP, Addr: "127.0.0.1:0"}},
 		Credentials: e.mirror,
-		Presence:    pres,
+		Presence:    brokertest.Presence(t, e.js),
 		Lockout:     lockout.Config{MaxFailures: 1000, Window: time.Minute, BaseLockout: time.Minute},
 		Registerer:  prometheus.NewRegistry(),
 		Logger:      testLogger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runUntilCleanup(t, "broker", e.broker.Run)
-	waitFor(t, 10*time.Second, "broker listening", func() bool {
-		a := e.broker.Addr("tcp")
-		return a != "" && !strings.HasSuffix(a, ":0")
 	})
 
 	ctlSecret := e.addCred(creds.RoleController, ctlEID)
@@ -119,6 +96,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		o.mtpTimeout = 5 * time.Second
 	}
 	e.reg = prometheus.NewRegistry()
+	var err error
 	e.ctl, err = controller.New(ctx, controller.Config{
 		MTP: mqttmtp.Config{
 			Brokers: []string{"mqtt://" + e.broker.Addr("tcp")}, Username: ctlEID, Password: ctlSecret,
@@ -133,7 +111,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runUntilCleanup(t, "controller", e.ctl.Run)
+	testutil.Run(t, "controller", 15*time.Second, e.ctl.Run)
 	select {
 	case <-e.ctl.MTP().Ready():
 	case <-time.After(10 * time.Second):
@@ -143,7 +121,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if e.auth, err = auth.Open(ctx, auth.Config{JetStream: e.js, Logger: testLogger()}); err != nil {
 		t.Fatal(err)
 	}
-	runUntilCleanup(t, "token store", e.auth.Run)
+	testutil.Run(t, "token store", 15*time.Second, e.auth.Run)
 	for _, role := range auth.Roles() {
 		_, secret, err := e.auth.Create(ctx, string(role), role, "test", 0)
 		if err != nil {
@@ -178,26 +156,6 @@ func newEnv(t *testing.T, o envOptions) *env {
 	return e
 }
 
-// runUntilCleanup runs fn in a goroutine until the test's cleanup, which
-// cancels it, waits for it and reports an error it returned.
-func runUntilCleanup(t *testing.T, what string, fn func(context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && ctx.Err() == nil {
-				t.Errorf("%s: %v", what, err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("%s did not stop within 15 s", what)
-		}
-	})
-}
-
 // addCred provisions a credential named after eid and waits until the
 // broker's mirror has it; it returns the secret.
 func (e *env) addCred(role creds.Role, eid string) string {
@@ -206,7 +164,7 @@ func (e *env) addCred(role creds.Role, eid string) string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	waitFor(e.t, 10*time.Second, "mirror has "+eid, func() bool { _, ok := e.mirror.Lookup(eid); return ok })
+	testutil.Eventually(e.t, 10*time.Second, "mirror has "+eid, func() bool { _, ok := e.mirror.Lookup(eid); return ok })
 	return secret
 }
 
@@ -214,7 +172,7 @@ func (e *env) addCred(role creds.Role, eid string) string {
 func (e *env) waitDevice(eid string, ok func(inventory.Device) bool, what string) inventory.Device {
 	e.t.Helper()
 	var d inventory.Device
-	waitFor(e.t, 15*time.Second, eid+" "+what, func() bool {
+	testutil.Eventually(e.t, 15*time.Second, eid+" "+what, func() bool {
 		var found bool
 		d, found = e.ctl.Inventory().Get(eid)
 		return found && ok(d)
@@ -222,24 +180,8 @@ func (e *env) waitDevice(eid string, ok func(inventory.Device) bool, what string
 	return d
 }
 
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // testLogger discards logs unless CUTTLE_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("CUTTLE_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func testLogger() *slog.Logger { return testutil.LoggerFromEnv("CUTTLE_TEST_LOG") }
 
 // response is an HTTP response, read whole.
 type response struct {

@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"net/http"
+
+	"cuttle/controller/httpapi"
 )
 
 type statusResponse struct {
@@ -18,7 +20,7 @@ func (a *API) healthz(w http.ResponseWriter, r *http.Request) error {
 // else 503 with the reason (readiness).
 func (a *API) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := a.cfg.Ready(); err != nil {
-		return &Error{Status: http.StatusServiceUnavailable, Type: TypeUnavailable, Title: "Not ready", Detail: err.Error()}
+		return &Error{Status: http.StatusServiceUnavailable, Type: httpapi.TypeUnavailable, Title: "Not ready", Detail: err.Error()}
 	}
 	return WriteJSON(w, http.StatusOK, statusResponse{Status: "ready"})
 }

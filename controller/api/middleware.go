@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"cuttle/controller/httpapi"
 )
 
 // RequestIDHeader carries a request's ID, in both directions.
@@ -218,7 +220,7 @@ type problemPatcher struct {
 }
 
 func (p *problemPatcher) WriteHeader(code int) {
-	if !p.done && code >= 400 && strings.HasPrefix(p.Header().Get("Content-Type"), problemContentType) {
+	if !p.done && code >= 400 && strings.HasPrefix(p.Header().Get("Content-Type"), httpapi.ProblemContentType) {
 		p.pending = code
 		return
 	}

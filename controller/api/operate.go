@@ -10,6 +10,7 @@ import (
 
 	"cuttle/controller/auth"
 	"cuttle/controller/events"
+	"cuttle/controller/uspjson"
 	"cuttle/usp"
 	"cuttle/usp/path"
 )
@@ -18,21 +19,6 @@ import (
 const (
 	DefaultOperateWait = 60 * time.Second
 	MaxOperateWait     = 10 * time.Minute
-)
-
-// Operation statuses, per executed command.
-const (
-	// OpCompleted: a synchronous command succeeded, or an asynchronous one
-	// was waited for and its OperationComplete reported success.
-	OpCompleted = "completed"
-	// OpFailed: the command failed, at once (cmd_failure) or in its
-	// OperationComplete.
-	OpFailed = "failed"
-	// OpStarted: an asynchronous command started and was not waited for.
-	OpStarted = "started"
-	// OpPending: an asynchronous command was waited for, but did not
-	// complete before the timeout; it may still.
-	OpPending = "pending"
 )
 
 type operateRequest struct {
@@ -45,50 +31,23 @@ type operateRequest struct {
 	Timeout Duration `json:"timeout"`
 }
 
-type operateResponse struct {
-	// CommandKey is the key the command ran with: the request's, or one
-	// generated to match completions when waiting without one.
-	CommandKey string          `json:"command_key"`
-	Results    []operateResult `json:"results"`
-}
-
-type operateResult struct {
-	Command string `json:"command"`
-	Status  string `json:"status"`
-	// RequestPath is the Device.LocalAgent.Request.{i}. tracking an
-	// asynchronous command.
-	RequestPath string `json:"request_path,omitempty"`
-	// Output holds the output arguments of a completed command; null
-	// until then.
-	Output map[string]string `json:"output"`
-	Error  *uspError         `json:"error"`
-	// Completion is the OperationComplete event that ended an
-	// asynchronous command, when waited for.
-	Completion *completion `json:"completion,omitempty"`
-}
-
-type completion struct {
-	EventID uint64    `json:"event_id"`
-	Time    time.Time `json:"time"`
-}
-
 func (a *API) uspOperate(w http.ResponseWriter, r *http.Request) error {
 	var req operateRequest
 	if err := DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	var c pathChecker
-	c.check("command", req.Command, path.Command)
+	var c uspjson.Checker
+	c.Path("command", req.Command, path.Command)
 	timeout := time.Duration(req.Timeout)
 	switch {
 	case timeout == 0:
 		timeout = DefaultOperateWait
 	case timeout < 0 || timeout > MaxOperateWait:
-		c.add("timeout", "must be between 0 and %s", MaxOperateWait)
+		c.Add("timeout", "must be between 0 and %s", MaxOperateWait)
 	case !req.Wait:
-		c.add("timeout", "only applies with \"wait\": true")
+		c.Add("timeout", "only applies with \"wait\": true")
 	}
-	if err := c.err(); err != nil {
+	if err := invalidFields(c.Errs); err != nil {
 		return err
 	}
 	d, err := a.device(r)
@@ -120,23 +79,13 @@ func (a *API) uspOperate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := operateResponse{CommandKey: key, Results: make([]operateResult, 0, len(resp.Results))}
+	out := uspjson.Operate(key, resp)
 	waiting := 0
-	for _, res := range resp.Results {
-		or := operateResult{Command: res.Command, RequestPath: res.RequestPath, Error: uspErr(res.Err)}
-		switch {
-		case res.Err != nil:
-			or.Status = OpFailed
-		case res.Async():
-			or.Status = OpStarted
-			if req.Wait {
-				or.Status = OpPending
-				waiting++
-			}
-		default:
-			or.Status, or.Output = OpCompleted, nonNilMap(res.Output)
+	for i := range out.Results {
+		if req.Wait && out.Results[i].Status == uspjson.OpStarted {
+			out.Results[i].Status = uspjson.OpPending
+			waiting++
 		}
-		out.Results = append(out.Results, or)
 	}
 	if waiting > 0 {
 		if err := awaitCompletions(r.Context(), comps, d.EndpointID, out.Results, timeout); err != nil {
@@ -149,31 +98,21 @@ func (a *API) uspOperate(w http.ResponseWriter, r *http.Request) error {
 // awaitCompletions fills in the pending results from the OperationComplete
 // events of their commands, until all have one or the timeout passes. It
 // fails only if the client goes away.
-func awaitCompletions(ctx context.Context, comps *events.Completions, eid string, results []operateResult, timeout time.Duration) error {
+func awaitCompletions(ctx context.Context, comps *events.Completions, eid string, results []uspjson.OperateResult, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for i := range results {
 		res := &results[i]
-		if res.Status != OpPending {
+		if res.Status != uspjson.OpPending {
 			continue
 		}
 		c, err := comps.Wait(wctx, eid, res.Command)
 		if err != nil {
 			return ctx.Err() // nil when only the timeout passed: the rest stay pending
 		}
-		complete(res, c)
+		res.Complete(c)
 	}
 	return nil
-}
-
-// complete records a command's completion in res.
-func complete(res *operateResult, c events.Completion) {
-	res.Completion = &completion{EventID: c.Event.ID, Time: c.Event.Time}
-	if c.Err != nil {
-		res.Status, res.Error = OpFailed, uspErr(c.Err)
-		return
-	}
-	res.Status, res.Output = OpCompleted, c.Output
 }
 
 // newCommandKey makes a key that identifies one Operate's completions.

@@ -1,6 +1,9 @@
 package api
 
-import "cuttle/controller/auth"
+import (
+	"cuttle/controller/auth"
+	"cuttle/controller/uspjson"
+)
 
 // apiRoute is one entry of the route table.
 type apiRoute struct {
@@ -25,13 +28,13 @@ func (a *API) apiRoutes() []apiRoute {
 		{"GET /api/v1/stats", auth.ActionRead, a.stats},
 		{"GET /api/v1/stats/stream", auth.ActionRead, a.streamStats},
 
-		{"POST /api/v1/devices/{id}/get", auth.ActionRead, a.uspGet},
-		{"POST /api/v1/devices/{id}/instances", auth.ActionRead, a.uspInstances},
-		{"POST /api/v1/devices/{id}/supported-dm", auth.ActionRead, a.uspSupportedDM},
-		{"POST /api/v1/devices/{id}/supported-protocol", auth.ActionRead, a.uspSupportedProtocol},
-		{"POST /api/v1/devices/{id}/set", auth.ActionOperate, a.uspSet},
-		{"POST /api/v1/devices/{id}/add", auth.ActionOperate, a.uspAdd},
-		{"POST /api/v1/devices/{id}/delete", auth.ActionOperate, a.uspDelete},
+		{"POST /api/v1/devices/{id}/get", auth.ActionRead, uspRoute[uspjson.GetRequest](a, "get")},
+		{"POST /api/v1/devices/{id}/instances", auth.ActionRead, uspRoute[uspjson.InstancesRequest](a, "instances")},
+		{"POST /api/v1/devices/{id}/supported-dm", auth.ActionRead, uspRoute[uspjson.SupportedDMRequest](a, "supported-dm")},
+		{"POST /api/v1/devices/{id}/supported-protocol", auth.ActionRead, uspRoute[uspjson.SupportedProtocolRequest](a, "supported-protocol")},
+		{"POST /api/v1/devices/{id}/set", auth.ActionOperate, uspRoute[uspjson.SetRequest](a, "set")},
+		{"POST /api/v1/devices/{id}/add", auth.ActionOperate, uspRoute[uspjson.AddRequest](a, "add")},
+		{"POST /api/v1/devices/{id}/delete", auth.ActionOperate, uspRoute[uspjson.DeleteRequest](a, "delete")},
 		{"POST /api/v1/devices/{id}/operate", auth.ActionOperate, a.uspOperate},
 
 		{"GET /api/v1/events", auth.ActionRead, a.queryEvents},
@@ -45,7 +48,9 @@ func (a *API) apiRoutes() []apiRoute {
 		{"POST /api/v1/credentials/{username}/disable", auth.ActionAdmin, a.disableCredential},
 		{"POST /api/v1/credentials/{username}/enable", auth.ActionAdmin, a.enableCredential},
 		{"DELETE /api/v1/credentials/{username}", auth.ActionAdmin, a.deleteCredential},
+		{"POST /api/v1/credentials/{username}/rotate", auth.ActionAdmin, a.rotateCredential},
 		{"POST /api/v1/credentials/revoke-cert", auth.ActionAdmin, a.revokeCert},
+		{"POST /api/v1/credentials/unrevoke-cert", auth.ActionAdmin, a.unrevokeCert},
 		{"GET /api/v1/credentials/revoked", auth.ActionAdmin, a.listRevoked},
 
 		{"POST /api/v1/tokens", auth.ActionAdmin, a.createToken},

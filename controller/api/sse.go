@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -70,6 +71,36 @@ func (s *sse) event(id, typ string, data []byte) error {
 // heartbeat writes a comment line, which keeps proxies from closing an
 // idle stream and lets the client notice a dead connection.
 func (s *sse) heartbeat() error { return s.send([]byte(": heartbeat\n\n")) }
+
+// follow writes each item feed delivers with send, and a heartbeat every
+// interval, until ctx ends, feed closes or a write fails. before, when not
+// nil, runs ahead of every write (the traffic stream reports lost
+// messages there).
+func follow[T any](ctx context.Context, s *sse, interval time.Duration, feed <-chan T, before func() error, send func(T) error) error {
+	heartbeat := time.NewTicker(interval)
+	defer heartbeat.Stop()
+	for {
+		write := s.heartbeat
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-heartbeat.C:
+		case item, ok := <-feed:
+			if !ok {
+				return nil
+			}
+			write = func() error { return send(item) }
+		}
+		if before != nil {
+			if err := before(); err != nil {
+				return err
+			}
+		}
+		if err := write(); err != nil {
+			return err
+		}
+	}
+}
 
 // streamStart reads where a stream starts, for the event and traffic
 // streams: after the ID in Last-Event-ID (what browsers send when they

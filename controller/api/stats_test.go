@@ -10,6 +10,7 @@ import (
 	"github.com/eclipse/paho.golang/paho"
 
 	"cuttle/controller/auth"
+	"cuttle/internal/testutil"
 	"cuttle/usp"
 )
 
@@ -47,11 +48,11 @@ func TestStats(t *testing.T) {
 	t.Run("counts", func(t *testing.T) {
 		// Two devices and the controller are connected. A reboot makes
 		// sure of one notification (Boot!), whatever came before.
-		waitFor(t, 10*time.Second, "3 broker connections", func() bool { return e.stats(t).BrokerConnections == 3 })
+		testutil.Eventually(t, 10*time.Second, "3 broker connections", func() bool { return e.stats(t).BrokerConnections == 3 })
 		before := e.stats(t)
 		e.reboot(t, dev1, 0)
 		var after statsBody
-		waitFor(t, 10*time.Second, "the Boot! counted", func() bool {
+		testutil.Eventually(t, 10*time.Second, "the Boot! counted", func() bool {
 			after = e.stats(t)
 			return after.notificationsLogged() > before.notificationsLogged()
 		})
@@ -74,10 +75,10 @@ func TestStats(t *testing.T) {
 			defer close(done)
 			_, _ = e.ctl.MTP().Do(ctx, "os::012345-nobody", usp.NewGet(0, "Device."))
 		}()
-		waitFor(t, 10*time.Second, "a pending request", func() bool { return e.stats(t).PendingRequests == 1 })
+		testutil.Eventually(t, 10*time.Second, "a pending request", func() bool { return e.stats(t).PendingRequests == 1 })
 		cancel()
 		<-done
-		waitFor(t, 10*time.Second, "no pending request", func() bool { return e.stats(t).PendingRequests == 0 })
+		testutil.Eventually(t, 10*time.Second, "no pending request", func() bool { return e.stats(t).PendingRequests == 0 })
 	})
 
 	t.Run("stream", func(t *testing.T) {

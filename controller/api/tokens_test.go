@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cuttle/controller/auth"
+	"cuttle/internal/testutil"
 )
 
 func TestTokens(t *testing.T) {
@@ -73,7 +74,7 @@ func TestTokens(t *testing.T) {
 
 	t.Run("revoke", func(t *testing.T) {
 		e.call(request{method: "DELETE", path: "/api/v1/tokens/" + tok.ID}, http.StatusNoContent, nil)
-		waitFor(t, 5*time.Second, "the revoked token to stop working", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the revoked token to stop working", func() bool {
 			return e.do(request{method: "GET", path: "/api/v1/devices", token: created.Secret}).status == http.StatusUnauthorized
 		})
 		r := e.do(request{method: "DELETE", path: "/api/v1/tokens/nosuchtoken", token: e.tokens[auth.RoleAdmin]})
@@ -157,7 +158,7 @@ func TestWhoami(t *testing.T) {
 			TokenID   string    `json:"token_id"`
 			ExpiresAt time.Time `json:"expires_at"`
 		}
-		waitFor(t, 10*time.Second, "the new token to authenticate", func() bool {
+		testutil.Eventually(t, 10*time.Second, "the new token to authenticate", func() bool {
 			return e.do(request{method: "GET", path: "/api/v1/whoami", token: secret}).status == http.StatusOK
 		})
 		e.call(request{method: "GET", path: "/api/v1/whoami", token: secret}, http.StatusOK, &got)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"cuttle/controller/traffic"
 )
@@ -98,27 +97,5 @@ func (a *API) streamTraffic(w http.ResponseWriter, r *http.Request) error {
 		}
 		return nil
 	}
-	ctx := r.Context()
-	heartbeat := time.NewTicker(a.cfg.Heartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-heartbeat.C:
-			if err := reportLost(); err != nil {
-				return err
-			}
-			if err := s.heartbeat(); err != nil {
-				return err
-			}
-		case e := <-sub.C():
-			if err := reportLost(); err != nil {
-				return err
-			}
-			if err := send(e); err != nil {
-				return err
-			}
-		}
-	}
+	return follow(r.Context(), s, a.cfg.Heartbeat, sub.C(), reportLost, send)
 }

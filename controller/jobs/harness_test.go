@@ -14,11 +14,12 @@ import (
 	"cuttle/broker"
 	"cuttle/broker/creds"
 	"cuttle/broker/lockout"
-	"cuttle/broker/presence"
 	"cuttle/controller"
 	"cuttle/controller/mqttmtp"
 	"cuttle/devices/inventory"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 	"cuttle/simulator/fleet"
 	"cuttle/simulator/profile"
 	"cuttle/usp"
@@ -54,39 +55,19 @@ type stack struct {
 // credentials.
 func startStack(t testing.TB, n int) *stack {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := natstest.JetStream(t, ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	t.Cleanup(func() { cancel(); wg.Wait() })
-
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pres, err := presence.New(ctx, presence.Config{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := broker.New(broker.Config{
+	cs := credstest.Start(t, creds.MirrorConfig{})
+	js, store, mirror := cs.JS, cs.Store, cs.Mirror
+	ctx := t.Context()
+	b := brokertest.Run(t, broker.Config{
 		Listeners:   []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}},
-		Credentials: mirror, Presence: pres,
+		Credentials: mirror, Presence: brokertest.Presence(t, js),
 		// Every device connects from 127.0.0.1.
 		MaxConnectionsPerIP: 1_000_000,
 		Lockout:             lockout.Config{MaxFailures: 1_000_000},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { _ = mirror.Run(ctx) })
-	wg.Go(func() { _ = pres.Run(ctx) })
-	wg.Go(func() { _ = b.Run(ctx) })
 
 	s := &stack{t: t, js: js, url: "mqtt://" + b.Addr("tcp"), secrets: map[string]string{}}
+	var err error
 	_, s.ctlSecret, err = store.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: ctlEID})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +82,7 @@ func startStack(t testing.TB, n int) *stack {
 		s.secrets[eid] = secret
 	}
 	t.Logf("%d device credentials stored", n)
-	waitFor(t, 20*time.Second, "credentials in the broker's mirror", func() bool {
+	testutil.Eventually(t, 20*time.Second, "credentials in the broker's mirror", func() bool {
 		_, ok := mirror.Lookup(s.eids[len(s.eids)-1])
 		return ok && mirror.HasController(ctlEID)
 	})
@@ -114,8 +95,7 @@ func startStack(t testing.TB, n int) *stack {
 func (s *stack) startController() (stop func()) {
 	t := s.t
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ctl, err := controller.New(ctx, controller.Config{
+	ctl, err := controller.New(t.Context(), controller.Config{
 		MTP:            mqttmtp.Config{Brokers: []string{s.url}, Username: ctlEID, Password: s.ctlSecret, Timeout: 30 * time.Second},
 		JetStream:      s.js,
 		RequestTimeout: 10 * time.Second,
@@ -123,16 +103,7 @@ func (s *stack) startController() (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := ctl.Run(ctx); err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
+	stop = testutil.Run(t, "controller", 15*time.Second, ctl.Run)
 	select {
 	case <-ctl.MTP().Ready():
 	case <-time.After(20 * time.Second):
@@ -159,21 +130,22 @@ func (s *stack) startFleet(eids []string) (stop func()) {
 	for _, eid := range eids {
 		devs = append(devs, fleet.DeviceConfig{EndpointID: eid, Secret: s.secrets[eid]})
 	}
-	f, err := fleet.New(fleet.Config{Brokers: []string{s.url}, Devices: devs, Rate: 2000, Profile: s.profile,
-		BootDelay: 200 * time.Millisecond, TickInterval: time.Second})
+	f, err := fleet.New(fleetConfig(s.url, s.profile, devs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx) }()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
+	stop = testutil.Run(t, "fleet", 15*time.Second, f.Run)
 	start := time.Now()
 	s.waitStatus(eids, inventory.StatusOnline, 20*time.Second+time.Duration(len(eids))*10*time.Millisecond)
 	t.Logf("%d devices online after %s", len(eids), time.Since(start).Round(time.Millisecond))
 	return stop
+}
+
+// fleetConfig is the configuration of the simulated devices, in this
+// process or in a benchmark's fleet process: quick to connect and to boot.
+func fleetConfig(url string, p *profile.Profile, devs []fleet.DeviceConfig) fleet.Config {
+	return fleet.Config{Brokers: []string{url}, Devices: devs, Rate: 2000, Profile: p,
+		BootDelay: 200 * time.Millisecond, TickInterval: time.Second}
 }
 
 // waitStatus waits until the inventory shows every device in eids with
@@ -188,7 +160,7 @@ func (s *stack) waitStatus(eids []string, status string, within time.Duration) {
 	if settled == 0 {
 		settled = 1
 	}
-	waitFor(s.t, within, fmt.Sprintf("%d devices %s", len(eids), status), func() bool {
+	testutil.Eventually(s.t, within, fmt.Sprintf("%d devices %s", len(eids), status), func() bool {
 		described := 0
 		for _, eid := range eids {
 			d, ok := inv.Get(eid)
@@ -215,33 +187,11 @@ func (s *stack) startManager(cfg Config) (m *Manager, stop func()) {
 	if cfg.Inventory == nil {
 		cfg.Inventory = s.controller().Inventory()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	m, err := New(ctx, cfg)
+	m, err := New(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := m.Run(ctx); err != nil {
-			t.Errorf("jobs: %v", err)
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return m, stop
-}
-
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return m, testutil.Run(t, "jobs", 15*time.Second, m.Run)
 }
 
 // await follows a job until it ends and returns it.

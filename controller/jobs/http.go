@@ -1,43 +1,36 @@
 package jobs
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"cuttle/controller/auth"
+	"cuttle/controller/httpapi"
 )
 
 // Problem types (RFC 9457 "type" members): the API's, so that clients
 // see one set.
 const (
-	problemBase          = "https://cuttle.dev/problems/"
-	TypeNotFound         = problemBase + "not-found"
-	TypeInvalidRequest   = problemBase + "invalid-request"
-	TypeConflict         = problemBase + "conflict"
-	TypeMethodNotAllowed = problemBase + "method-not-allowed"
-	TypePayloadTooLarge  = problemBase + "payload-too-large"
-	TypeUnsupportedMedia = problemBase + "unsupported-media-type"
-	TypeInternal         = problemBase + "internal"
+	TypeNotFound         = httpapi.TypeNotFound
+	TypeInvalidRequest   = httpapi.TypeInvalidRequest
+	TypeConflict         = httpapi.TypeConflict
+	TypeMethodNotAllowed = httpapi.TypeMethodNotAllowed
+	TypePayloadTooLarge  = httpapi.TypePayloadTooLarge
+	TypeUnsupportedMedia = httpapi.TypeUnsupportedMediaType
+	TypeInternal         = httpapi.TypeInternal
 )
 
 const (
-	statusClientClosed = 499 // nginx's convention; never reaches the client
-	maxBodyBytes       = 1 << 20
-	defaultHeartbeat   = 15 * time.Second
-	problemContentType = "application/problem+json"
-	eventStreamType    = "text/event-stream"
+	defaultHeartbeat = 15 * time.Second
+	eventStreamType  = "text/event-stream"
 )
 
 // The routes' paths and query parameters.
@@ -135,7 +128,7 @@ func (m *Manager) Handler(opts HandlerOptions) http.Handler {
 func (h *handler) serve(f handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, httpapi.MaxBodyBytes)
 		}
 		sw := &startedWriter{ResponseWriter: w}
 		if err := f(sw, r); err != nil {
@@ -165,7 +158,7 @@ func (w *startedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	var spec Spec
-	if err := decodeJSON(r, &spec); err != nil {
+	if err := httpapi.DecodeJSON(r, &spec); err != nil {
 		return err
 	}
 	by := ""
@@ -178,15 +171,15 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	auth.SetAuditSummary(r.Context(), fmt.Sprintf("created job %s: %s on %d devices", j.ID, j.Spec.Operation, j.Total))
 	w.Header().Set("Location", pathJobs+"/"+j.ID)
-	return writeJSON(w, http.StatusCreated, j)
+	return httpapi.WriteJSON(w, http.StatusCreated, j)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, queryListStates, queryListOperation, queryLimit, queryNext)
+	q, err := httpapi.Query(r, []string{queryListStates, queryListOperation, queryLimit, queryNext})
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(q, queryLimit)
+	limit, err := httpapi.IntParam(q, queryLimit)
 	if err != nil {
 		return err
 	}
@@ -194,47 +187,39 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page)
+	return httpapi.WriteJSON(w, http.StatusOK, page)
 }
 
 func (h *handler) show(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r, nil); err != nil {
 		return err
 	}
 	j, err := h.m.Get(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, j)
+	return httpapi.WriteJSON(w, http.StatusOK, j)
 }
 
 func (h *handler) results(w http.ResponseWriter, r *http.Request) error {
-	q, err := query(r, queryResultsStatus, queryLimit, queryNext)
+	q, err := httpapi.Query(r, []string{queryResultsStatus, queryLimit, queryNext}, queryResultsStatus)
 	if err != nil {
 		return err
 	}
-	limit, err := intParam(q, queryLimit)
+	limit, err := httpapi.IntParam(q, queryLimit)
 	if err != nil {
 		return err
 	}
-	var statuses []string
-	for _, v := range q[queryResultsStatus] {
-		for s := range strings.SplitSeq(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				statuses = append(statuses, s)
-			}
-		}
-	}
-	page, err := h.m.Results(r.Context(), r.PathValue("id"), statuses, limit, q.Get(queryNext))
+	page, err := h.m.Results(r.Context(), r.PathValue("id"), httpapi.ListParam(q, queryResultsStatus), limit, q.Get(queryNext))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, page)
+	return httpapi.WriteJSON(w, http.StatusOK, page)
 }
 
 func (h *handler) cancel(w http.ResponseWriter, r *http.Request) error {
 	var none struct{}
-	if err := decodeJSON(r, &none); err != nil {
+	if err := httpapi.DecodeJSON(r, &none); err != nil {
 		return err
 	}
 	j, err := h.m.Cancel(r.Context(), r.PathValue("id"))
@@ -242,14 +227,14 @@ func (h *handler) cancel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	auth.SetAuditSummary(r.Context(), "canceled job "+j.ID)
-	return writeJSON(w, http.StatusOK, j)
+	return httpapi.WriteJSON(w, http.StatusOK, j)
 }
 
 // events streams a job's progress as Server-Sent Events: a "job" event
 // with the whole job at once and after each change, until the job ends
 // (the last event has a final state) or the client goes away.
 func (h *handler) events(w http.ResponseWriter, r *http.Request) error {
-	if _, err := query(r); err != nil {
+	if _, err := httpapi.Query(r, nil); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(r.Context())
@@ -312,183 +297,56 @@ func (h *handler) unmatched(mux *http.ServeMux, w http.ResponseWriter, r *http.R
 		}
 	}
 	if len(allow) == 0 || slices.Contains(allow, r.Method) {
-		return &problem{Status: http.StatusNotFound, Type: TypeNotFound, Title: "Not found",
-			Detail: fmt.Sprintf("No API route matches %s %s.", r.Method, r.URL.Path)}
+		return httpapi.NotFound("No API route matches %s %s.", r.Method, r.URL.Path)
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	return &problem{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Title: "Method not allowed",
+	return &httpapi.Error{Status: http.StatusMethodNotAllowed, Type: TypeMethodNotAllowed, Title: "Method not allowed",
 		Detail: fmt.Sprintf("%s does not take %s; it takes %s.", r.URL.Path, r.Method, strings.Join(allow, ", "))}
 }
 
-// problem is an RFC 9457 problem document, and the error that becomes
-// one.
-type problem struct {
-	Type      string       `json:"type"`
-	Title     string       `json:"title"`
-	Status    int          `json:"status"`
-	Detail    string       `json:"detail,omitempty"`
-	Instance  string       `json:"instance,omitempty"`
-	RequestID string       `json:"request_id,omitempty"`
-	Errors    []FieldError `json:"errors,omitempty"`
-	cause     error
-}
-
-func (p *problem) Error() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Title, p.Detail) }
-
-func invalid(fields ...FieldError) *problem {
-	detail := "The request has invalid fields."
-	if len(fields) == 1 {
-		detail = fields[0].Field + ": " + fields[0].Message
-	}
-	return &problem{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Title: "Invalid request", Detail: detail, Errors: fields}
-}
-
-func badRequest(format string, args ...any) *problem {
-	return &problem{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Title: "Invalid request", Detail: fmt.Sprintf(format, args...)}
-}
-
 // problemOf maps any error a route returns to its problem.
-func problemOf(err error) *problem {
-	var p *problem
+func problemOf(err error) *httpapi.Error {
+	var p *httpapi.Error
 	var ve *ValidationError
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &p):
 		return p
 	case errors.As(err, &ve):
-		return invalid(ve.Fields...)
+		return httpapi.Invalid(ve.Fields...)
 	case errors.As(err, &tooBig):
-		return &problem{Status: http.StatusRequestEntityTooLarge, Type: TypePayloadTooLarge, Title: "Payload too large",
-			Detail: fmt.Sprintf("The request body is larger than %d bytes.", tooBig.Limit)}
+		return httpapi.TooLarge(tooBig)
 	case errors.Is(err, ErrInvalid):
-		return badRequest("%s", err.Error())
+		return httpapi.BadRequest("%s", err.Error())
 	case errors.Is(err, ErrNotFound):
-		return &problem{Status: http.StatusNotFound, Type: TypeNotFound, Title: "Not found", Detail: "There is no such job."}
+		return httpapi.NotFound("There is no such job.")
 	case errors.Is(err, ErrFinished):
-		return &problem{Status: http.StatusConflict, Type: TypeConflict, Title: "Conflict", Detail: "The job has already ended."}
+		return httpapi.Conflict("The job has already ended.")
 	case errors.Is(err, context.Canceled):
-		return &problem{Status: statusClientClosed, Type: TypeInternal, Title: "Client closed the request", cause: err}
+		return httpapi.ClientClosed(err)
 	}
-	return &problem{Status: http.StatusInternalServerError, Type: TypeInternal, Title: "Internal error",
-		Detail: "The server failed to handle the request; its logs say why, under this request_id.", cause: err}
+	return httpapi.Internal(err)
 }
 
 // writeError sends err as a problem and logs it: server failures as
 // errors, client mistakes at info level.
 func (h *handler) writeError(w *startedWriter, r *http.Request, err error) {
-	p := *problemOf(err)
-	p.Instance = r.URL.Path
+	p := problemOf(err)
+	id := ""
 	if h.opts.RequestID != nil {
-		p.RequestID = h.opts.RequestID(r.Context())
+		id = h.opts.RequestID(r.Context())
 	}
 	level := slog.LevelInfo
 	switch {
-	case p.Status == statusClientClosed:
+	case p.Status == httpapi.StatusClientClosedRequest:
 		level = slog.LevelDebug
 	case p.Status >= 500:
 		level = slog.LevelError
 	}
-	h.log.Log(r.Context(), level, "request failed", "request_id", p.RequestID, "method", r.Method, "path", r.URL.Path,
+	h.log.Log(r.Context(), level, "request failed", "request_id", id, "method", r.Method, "path", r.URL.Path,
 		"status", p.Status, "type", p.Type, "err", err)
 	if w.started {
 		return // a stream already under way: the log line is all that can be done
 	}
-	body, _ := json.Marshal(p) // cannot fail: strings and ints
-	hdr := w.Header()
-	hdr.Set("Content-Type", problemContentType)
-	hdr.Set("Cache-Control", "no-store")
-	w.WriteHeader(p.Status)
-	_, _ = w.Write(append(body, '\n'))
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encoding response: %w", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n')) // a failure means the client went away
-	return nil
-}
-
-// decodeJSON reads r's JSON body into v: an empty body leaves v alone;
-// otherwise it must be application/json, one value, no unknown fields.
-func decodeJSON(r *http.Request, v any) error {
-	if r.Body == nil {
-		return nil
-	}
-	br := bufio.NewReader(r.Body)
-	if _, err := br.Peek(1); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return err
-	}
-	ct := r.Header.Get("Content-Type")
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
-		return &problem{Status: http.StatusUnsupportedMediaType, Type: TypeUnsupportedMedia, Title: "Unsupported media type",
-			Detail: "The body must be JSON with Content-Type application/json."}
-	}
-	dec := json.NewDecoder(br)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		switch {
-		case errors.As(err, &tooBig):
-			return err
-		case errors.As(err, &syntax):
-			return badRequest("The body is not valid JSON: %v (at byte %d).", syntax, syntax.Offset)
-		case errors.Is(err, io.ErrUnexpectedEOF):
-			return badRequest("The body is truncated JSON.")
-		}
-		f := decodeFieldError("", err)
-		f.Field = strings.TrimPrefix(f.Field, ".")
-		if f.Field == "" {
-			return badRequest("The body could not be decoded: %s.", f.Message)
-		}
-		return invalid(f)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return err
-		}
-		return badRequest("The body must hold a single JSON value, with nothing after it.")
-	}
-	return nil
-}
-
-// query checks that r's query string holds only the allowed parameters,
-// each once, and returns it: a typo in a filter must not widen a result.
-func query(r *http.Request, allowed ...string) (url.Values, error) {
-	q := r.URL.Query()
-	var bad []FieldError
-	for k, vs := range q {
-		switch {
-		case !slices.Contains(allowed, k):
-			bad = append(bad, FieldError{Field: k, Message: "unknown query parameter"})
-		case len(vs) > 1 && k != queryResultsStatus:
-			bad = append(bad, FieldError{Field: k, Message: "given more than once"})
-		}
-	}
-	if len(bad) > 0 {
-		slices.SortFunc(bad, func(a, b FieldError) int { return strings.Compare(a.Field, b.Field) })
-		return nil, invalid(bad...)
-	}
-	return q, nil
-}
-
-func intParam(q url.Values, name string) (int, error) {
-	s := q.Get(name)
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, invalid(FieldError{Field: name, Message: fmt.Sprintf("%q is not a non-negative integer", s)})
-	}
-	return n, nil
+	httpapi.WriteProblem(w, p.Document(r.URL.Path, id))
 }

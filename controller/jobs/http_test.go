@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"cuttle/controller/auth"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 // apiServer serves the job routes the way the API mounts them: behind a
@@ -207,7 +207,7 @@ func TestHTTP(t *testing.T) {
 // TestHTTPCancel: a running job canceled through the API ends canceled,
 // and its event stream shows the progress up to that.
 func TestHTTPCancel(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	s := startStack(t, 10)
 	s.startFleet(s.eids)
 	m, _ := s.startManager(Config{USP: newTap(s, 300*time.Millisecond)})

@@ -10,7 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"cuttle/devices/inventory"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 // TestBulkGet: a Get over 50 devices ends with 50 ok results, each with
@@ -98,7 +98,7 @@ func TestBulkGet(t *testing.T) {
 		t.Errorf("Get of a bad ID: %v", err)
 	}
 
-	waitFor(t, 5*time.Second, "the metrics", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the metrics", func() bool {
 		return metricValue(t, reg, "cuttle_jobs", "state", StateCompleted) == 1 &&
 			metricValue(t, reg, "cuttle_jobs", "state", StateRunning) == 0
 	})
@@ -157,7 +157,7 @@ func TestRetention(t *testing.T) {
 	}
 
 	sweeper, _ := s.startManager(Config{Retention: time.Millisecond})
-	waitFor(t, 10*time.Second, "the old job purged", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the old job purged", func() bool {
 		_, err := m.Get(ctx, old.ID)
 		return errors.Is(err, ErrNotFound)
 	})
@@ -263,7 +263,7 @@ func TestOfflineDevices(t *testing.T) {
 // TestCancel: canceling a running job stops it promptly; the devices done
 // keep their results and the rest are recorded as canceled.
 func TestCancel(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	s := startStack(t, 20)
 	s.startFleet(s.eids)
 	tap := newTap(s, 300*time.Millisecond)
@@ -274,7 +274,7 @@ func TestCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "three devices done", func() bool {
+	testutil.Eventually(t, 20*time.Second, "three devices done", func() bool {
 		got, _ := m.Get(ctx, j.ID)
 		return got.Done >= 3
 	})

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"cuttle/controller/events"
 )
 
 // awaitCompletions waits, up to timeout, for the OperationComplete of
@@ -32,7 +30,7 @@ func (r *runner) awaitCompletions(res Result, out operateResponse, timeout time.
 			pending++
 			continue
 		}
-		completeResult(or, c)
+		or.Complete(c)
 	}
 	res.Finished = r.m.now().UTC()
 	if pending > 0 && r.ops.Err() != nil {
@@ -65,14 +63,4 @@ func (r *runner) awaitCompletions(res Result, out operateResponse, timeout time.
 		res.Error = &ErrorInfo{Message: fmt.Sprintf("%d command(s) did not complete within %s", pending, r.compTimeout)}
 	}
 	return res, true
-}
-
-// completeResult records a command's completion in or.
-func completeResult(or *operateResult, c events.Completion) {
-	or.Completion = &completion{EventID: c.Event.ID, Time: c.Event.Time}
-	if c.Err != nil {
-		or.Status, or.Error = opFailed, uspErr(c.Err)
-		return
-	}
-	or.Status, or.Output = opCompleted, c.Output
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"cuttle/controller/events"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 	"cuttle/simulator/profile"
 )
 
@@ -42,7 +42,7 @@ func checkOnce(t *testing.T, m *Manager, id string, eids []string) {
 // middle of a job; new ones on the same NATS resume it, and every device
 // is asked and recorded exactly once.
 func TestRestartResumes(t *testing.T) {
-	natstest.CheckGoroutines(t)
+	testutil.CheckGoroutines(t, 5*time.Second)
 	s := startStack(t, 40)
 	s.startFleet(s.eids)
 	tap := newTap(s, 100*time.Millisecond)
@@ -53,7 +53,7 @@ func TestRestartResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "ten devices done", func() bool {
+	testutil.Eventually(t, 30*time.Second, "ten devices done", func() bool {
 		got, _ := m1.Get(ctx, j.ID)
 		return got.Done >= 10
 	})
@@ -185,7 +185,7 @@ func TestLeaseLost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "five devices done", func() bool {
+	testutil.Eventually(t, 20*time.Second, "five devices done", func() bool {
 		got, _ := m.Get(ctx, j.ID)
 		return got.Done >= 5
 	})
@@ -193,7 +193,7 @@ func TestLeaseLost(t *testing.T) {
 	if _, err := m.store.jobs.Put(ctx, leaseKey(j.ID), lease); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the runner to stop", func() bool { return !m.runsHere(j.ID) })
+	testutil.Eventually(t, 5*time.Second, "the runner to stop", func() bool { return !m.runsHere(j.ID) })
 	stoppedAt := tap.calls.Load()
 	time.Sleep(ttl / 2)
 	if n := tap.calls.Load(); n > stoppedAt {
@@ -229,7 +229,7 @@ func TestRestartWhileAwaitingCompletion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "every device answered", func() bool { return len(tap.answers()) == len(s.eids) })
+	testutil.Eventually(t, 30*time.Second, "every device answered", func() bool { return len(tap.answers()) == len(s.eids) })
 	stop1()
 	mid, err := m1.Get(ctx, j.ID)
 	if err != nil {
@@ -241,7 +241,7 @@ func TestRestartWhileAwaitingCompletion(t *testing.T) {
 
 	// Every download ends while no manager follows the events.
 	key := "cuttle-job-" + j.ID
-	waitFor(t, 30*time.Second, "every download complete", func() bool {
+	testutil.Eventually(t, 30*time.Second, "every download complete", func() bool {
 		evs, err := s.controller().Events().Query(ctx, events.Filter{Types: []string{events.TypeOperationComplete}, Limit: 1000})
 		if err != nil {
 			return false

@@ -132,6 +132,24 @@ func wctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), writeTimeout)
 }
 
+// writeRetrying runs a store write up to writeAttempts times, each with
+// its own timeout and waiting a little longer before each retry, and
+// returns the last attempt's outcome.
+func writeRetrying(write func(ctx context.Context) (bool, error)) (created bool, err error) {
+	for attempt := range writeAttempts {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+		}
+		ctx, cancel := wctx()
+		created, err = write(ctx)
+		cancel()
+		if err == nil {
+			return created, nil
+		}
+	}
+	return created, err
+}
+
 // run loads the job, works through its devices and ends it; it returns
 // once nothing of it is left running here.
 func (r *runner) run() {
@@ -353,19 +371,7 @@ func (r *runner) marksSent(spec Spec) bool {
 // runner sent it already (then mark is that runner's, to wait for).
 func (r *runner) markSent(eid string, at time.Time) (mark *sentMark, send bool) {
 	m := sentMark{EndpointID: eid, Sent: at}
-	var created bool
-	var err error
-	for attempt := range writeAttempts {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
-		}
-		ctx, cancel := wctx()
-		created, err = r.m.store.markSent(ctx, r.id, m)
-		cancel()
-		if err == nil {
-			break
-		}
-	}
+	created, err := writeRetrying(func(ctx context.Context) (bool, error) { return r.m.store.markSent(ctx, r.id, m) })
 	if err != nil {
 		r.log.Error("cannot record the command sent; stopping the job here", "device", eid, "err", err)
 		r.abort(errStore)
@@ -510,19 +516,7 @@ func uspErrorInfo(e *usperr.Error) *ErrorInfo {
 // record stores a device's result and counts it; a storage failure stops
 // the runner, leaving the device to the next one.
 func (r *runner) record(res Result) {
-	var created bool
-	var err error
-	for attempt := range writeAttempts {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
-		}
-		ctx, cancel := wctx()
-		created, err = r.m.store.putResult(ctx, r.id, res)
-		cancel()
-		if err == nil {
-			break
-		}
-	}
+	created, err := writeRetrying(func(ctx context.Context) (bool, error) { return r.m.store.putResult(ctx, r.id, res) })
 	if err != nil {
 		r.log.Error("cannot store result; stopping the job here", "device", res.EndpointID, "err", err)
 		r.abort(errStore)

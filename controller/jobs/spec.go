@@ -5,11 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"reflect"
 	"strings"
 	"time"
 
+	"cuttle/controller/uspjson"
 	"cuttle/devices/inventory"
 	"cuttle/usp"
 )
@@ -58,8 +57,8 @@ type Spec struct {
 	// Operation is one of Operations.
 	Operation string `json:"operation"`
 	// Request is the operation's body, as the per-device API takes it: see
-	// GetRequest, SetRequest, AddRequest, DeleteRequest, OperateRequest,
-	// InstancesRequest and SupportedProtocolRequest.
+	// uspjson's GetRequest, SetRequest, AddRequest, DeleteRequest,
+	// InstancesRequest and SupportedProtocolRequest, and OperateRequest.
 	Request json.RawMessage `json:"request,omitempty"`
 	// Devices lists endpoint IDs; Selector chooses devices from the
 	// inventory instead. Exactly one of them is given. A stored job keeps
@@ -102,16 +101,10 @@ func (s *Selector) query() inventory.Query {
 	}
 }
 
-// FieldError is one field-level validation failure. Field names the field
-// as the client wrote it: "operation", "request.paths[1]",
-// "selector.labels".
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-	// USPCode is the USP error code the value would have earned from a
-	// device, such as 7026 for an invalid path.
-	USPCode uint32 `json:"usp_code,omitempty"`
-}
+// FieldError is one field-level validation failure, as the API reports
+// them. Field names the field as the client wrote it: "operation",
+// "request.paths[1]", "selector.labels".
+type FieldError = uspjson.FieldError
 
 // ValidationError lists the fields of a Spec or a query that are at
 // fault. It matches ErrInvalid.
@@ -229,9 +222,10 @@ func (s *Spec) body() (usp.Body, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := req.Build()
-	if err != nil {
-		return nil, &ValidationError{Fields: prefixed("request", fieldErrors(err))}
+	var c uspjson.Checker
+	body := req.Build(&c)
+	if len(c.Errs) > 0 {
+		return nil, &ValidationError{Fields: prefixed("request", c.Errs)}
 	}
 	return body, nil
 }
@@ -281,35 +275,4 @@ func prefixed(prefix string, errs []FieldError) []FieldError {
 
 // Duration is a JSON duration: a string such as "30s" or "2m", or a number
 // of seconds. It marshals as a string.
-type Duration time.Duration
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	// Failures are *json.UnmarshalTypeError, which encoding/json completes
-	// with the field's name.
-	bad := &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[Duration]()}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		if s == "" {
-			*d = 0
-			return nil
-		}
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return bad
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var secs float64
-	if err := json.Unmarshal(b, &secs); err != nil || math.IsNaN(secs) || math.Abs(secs) > math.MaxInt64/1e9 {
-		return bad
-	}
-	*d = Duration(secs * float64(time.Second))
-	return nil
-}
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
+type Duration = uspjson.Duration

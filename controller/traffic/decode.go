@@ -43,6 +43,9 @@ type Message struct {
 	RecordType string `json:"record_type"`
 	// Error says why the Record or its Msg could not be decoded.
 	Error string `json:"error"`
+	// PublishError says why an outgoing message was not sent (see
+	// Capture.PublishError); absent when it was.
+	PublishError string `json:"publish_error,omitempty"`
 }
 
 // Properties are the MQTT 5 properties of a PUBLISH.
@@ -66,7 +69,7 @@ var (
 func decode(id uint64, c Capture) Message {
 	m := Message{
 		ID: id, Time: c.Time, Direction: c.Direction, EndpointID: c.EndpointID,
-		Topic: c.Topic, QoS: c.QoS, Retain: c.Retain, Size: len(c.Payload),
+		Topic: c.Topic, QoS: c.QoS, Retain: c.Retain, Size: len(c.Payload), PublishError: c.PublishError,
 		Properties: Properties{ResponseTopic: c.ResponseTopic, ContentType: c.ContentType, UserProperties: c.UserProperties},
 	}
 	if m.Properties.UserProperties == nil {

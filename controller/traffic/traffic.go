@@ -60,6 +60,10 @@ type Capture struct {
 	ContentType     string
 	UserProperties  []UserProperty
 	Payload         []byte
+	// PublishError, on an outgoing message, says why the PUBLISH failed:
+	// the message was recorded as it was handed to the MQTT client, and
+	// again with this set when the client could not send it.
+	PublishError string
 }
 
 // UserProperty is an MQTT 5 user property.

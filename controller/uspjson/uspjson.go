@@ -1,5 +1,6 @@
-// Package uspjson is the JSON form of USP responses shared by the REST API
-// and bulk jobs, so a device's answer reads the same whichever way it came.
+// Package uspjson is the JSON form of USP requests and responses shared by
+// the REST API and bulk jobs, so that a request is written, checked and
+// answered the same whichever way it goes to a device.
 package uspjson
 
 import (
@@ -40,15 +41,24 @@ func FromError(e *usperr.Error) *Error {
 
 // ParamErrors converts parameter failures, whose Path is the parameter name.
 func ParamErrors(errs []*usperr.Error) []Error {
-	out := make([]Error, 0, len(errs))
-	for _, e := range errs {
+	return each(errs, func(e *usperr.Error) Error {
 		x := FromError(e)
 		x.Param = e.Path
-		out = append(out, *x)
+		return *x
+	})
+}
+
+// each converts every member of in with f, into a list that is never nil.
+func each[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
 	}
 	return out
 }
 
+// NonNilMap returns m, or an empty map for nil, so that JSON has {} and
+// not null.
 func NonNilMap(m map[string]string) map[string]string {
 	if m == nil {
 		return map[string]string{}
@@ -56,6 +66,8 @@ func NonNilMap(m map[string]string) map[string]string {
 	return m
 }
 
+// NonNilSlice returns s, or an empty slice for nil, so that JSON has []
+// and not null.
 func NonNilSlice[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -63,35 +75,38 @@ func NonNilSlice[T any](s []T) []T {
 	return s
 }
 
+// GetResponse is the JSON form of a GetResp.
 type GetResponse struct {
 	Results []GetResult `json:"results"`
 	// Values maps every parameter returned to its value, by full path.
 	Values map[string]string `json:"values"`
 }
 
+// GetResult is the outcome for one requested path of a Get.
 type GetResult struct {
 	RequestedPath string         `json:"requested_path"`
 	Error         *Error         `json:"error"`
 	Resolved      []ResolvedPath `json:"resolved"`
 }
 
+// ResolvedPath is an object a Get path resolved to, with its parameters
+// by relative name.
 type ResolvedPath struct {
 	Path   string            `json:"path"`
 	Params map[string]string `json:"params"`
 }
 
+// Get converts a GetResp.
 func Get(r *usp.GetResp) GetResponse {
-	out := GetResponse{Results: make([]GetResult, 0, len(r.Results)), Values: r.Values()}
-	for _, res := range r.Results {
-		g := GetResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err), Resolved: make([]ResolvedPath, 0, len(res.Resolved))}
-		for _, rp := range res.Resolved {
-			g.Resolved = append(g.Resolved, ResolvedPath{Path: rp.Path, Params: NonNilMap(rp.Params)})
-		}
-		out.Results = append(out.Results, g)
-	}
-	return out
+	return GetResponse{Values: r.Values(), Results: each(r.Results, func(res usp.GetResult) GetResult {
+		return GetResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err),
+			Resolved: each(res.Resolved, func(rp usp.ResolvedPath) ResolvedPath {
+				return ResolvedPath{Path: rp.Path, Params: NonNilMap(rp.Params)}
+			})}
+	})}
 }
 
+// SetResponse is the JSON form of a SetResp.
 type SetResponse struct {
 	Results []SetResult `json:"results"`
 	// Values maps every parameter the device changed to its new value, by
@@ -99,6 +114,7 @@ type SetResponse struct {
 	Values map[string]string `json:"values"`
 }
 
+// SetResult is the outcome for one object of a Set.
 type SetResult struct {
 	RequestedPath string `json:"requested_path"`
 	Error         *Error `json:"error"`
@@ -108,39 +124,44 @@ type SetResult struct {
 	Failed  []FailedInstance  `json:"failed"`
 }
 
+// UpdatedInstance is an instance a Set changed, with the non-required
+// parameters it could not.
 type UpdatedInstance struct {
 	Path        string            `json:"path"`
 	Params      map[string]string `json:"params"`
 	ParamErrors []Error           `json:"param_errors"`
 }
 
+// FailedInstance is an instance a Set could not change.
 type FailedInstance struct {
 	Path        string  `json:"path"`
 	ParamErrors []Error `json:"param_errors"`
 }
 
+// Set converts a SetResp.
 func Set(r *usp.SetResp) SetResponse {
 	out := SetResponse{Results: make([]SetResult, 0, len(r.Results)), Values: map[string]string{}}
-	for _, res := range r.Results {
-		s := SetResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err), Updated: []UpdatedInstance{}, Failed: []FailedInstance{}}
-		for _, u := range res.Updated {
-			s.Updated = append(s.Updated, UpdatedInstance{Path: u.Path, Params: NonNilMap(u.Params), ParamErrors: ParamErrors(u.ParamErrs)})
-			for k, v := range u.Params {
-				out.Values[u.Path+k] = v
-			}
-		}
-		for _, f := range res.Failed {
-			s.Failed = append(s.Failed, FailedInstance{Path: f.Path, ParamErrors: ParamErrors(f.Params)})
-		}
-		out.Results = append(out.Results, s)
-	}
+	out.Results = each(r.Results, func(res usp.SetResult) SetResult {
+		return SetResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err),
+			Updated: each(res.Updated, func(u usp.UpdatedInstance) UpdatedInstance {
+				for k, v := range u.Params {
+					out.Values[u.Path+k] = v
+				}
+				return UpdatedInstance{Path: u.Path, Params: NonNilMap(u.Params), ParamErrors: ParamErrors(u.ParamErrs)}
+			}),
+			Failed: each(res.Failed, func(f usp.InstanceErrors) FailedInstance {
+				return FailedInstance{Path: f.Path, ParamErrors: ParamErrors(f.Params)}
+			})}
+	})
 	return out
 }
 
+// AddResponse is the JSON form of an AddResp.
 type AddResponse struct {
 	Results []AddResult `json:"results"`
 }
 
+// AddResult is the outcome for one object of an Add.
 type AddResult struct {
 	RequestedPath    string            `json:"requested_path"`
 	Error            *Error            `json:"error"`
@@ -149,21 +170,22 @@ type AddResult struct {
 	ParamErrors      []Error           `json:"param_errors"`
 }
 
+// Add converts an AddResp.
 func Add(r *usp.AddResp) AddResponse {
-	out := AddResponse{Results: make([]AddResult, 0, len(r.Results))}
-	for _, res := range r.Results {
-		out.Results = append(out.Results, AddResult{
+	return AddResponse{Results: each(r.Results, func(res usp.AddResult) AddResult {
+		return AddResult{
 			RequestedPath: res.RequestedPath, Error: FromError(res.Err), InstantiatedPath: res.InstantiatedPath,
 			UniqueKeys: NonNilMap(maps.Clone(res.UniqueKeys)), ParamErrors: ParamErrors(res.ParamErrs),
-		})
-	}
-	return out
+		}
+	})}
 }
 
+// DeleteResponse is the JSON form of a DeleteResp.
 type DeleteResponse struct {
 	Results []DeleteResult `json:"results"`
 }
 
+// DeleteResult is the outcome for one path of a Delete.
 type DeleteResult struct {
 	RequestedPath string   `json:"requested_path"`
 	Error         *Error   `json:"error"`
@@ -173,52 +195,52 @@ type DeleteResult struct {
 	Unaffected []Error `json:"unaffected"`
 }
 
+// Delete converts a DeleteResp.
 func Delete(r *usp.DeleteResp) DeleteResponse {
-	out := DeleteResponse{Results: make([]DeleteResult, 0, len(r.Results))}
-	for _, res := range r.Results {
-		d := DeleteResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err), Affected: NonNilSlice(res.Affected),
-			Unaffected: make([]Error, 0, len(res.Unaffected))}
-		for _, e := range res.Unaffected {
-			x := FromError(e)
-			x.Path = e.Path
-			d.Unaffected = append(d.Unaffected, *x)
-		}
-		out.Results = append(out.Results, d)
-	}
-	return out
+	return DeleteResponse{Results: each(r.Results, func(res usp.DeleteResult) DeleteResult {
+		return DeleteResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err), Affected: NonNilSlice(res.Affected),
+			Unaffected: each(res.Unaffected, func(e *usperr.Error) Error {
+				x := FromError(e)
+				x.Path = e.Path
+				return *x
+			})}
+	})}
 }
 
+// InstancesResponse is the JSON form of a GetInstancesResp.
 type InstancesResponse struct {
 	Results []InstancesResult `json:"results"`
 }
 
+// InstancesResult is the outcome for one path of a GetInstances.
 type InstancesResult struct {
 	RequestedPath string     `json:"requested_path"`
 	Error         *Error     `json:"error"`
 	Instances     []Instance `json:"instances"`
 }
 
+// Instance is an object instance and its unique keys.
 type Instance struct {
 	Path       string            `json:"path"`
 	UniqueKeys map[string]string `json:"unique_keys"`
 }
 
+// Instances converts a GetInstancesResp.
 func Instances(r *usp.GetInstancesResp) InstancesResponse {
-	out := InstancesResponse{Results: make([]InstancesResult, 0, len(r.Results))}
-	for _, res := range r.Results {
-		ir := InstancesResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err), Instances: make([]Instance, 0, len(res.Instances))}
-		for _, in := range res.Instances {
-			ir.Instances = append(ir.Instances, Instance{Path: in.Path, UniqueKeys: NonNilMap(in.UniqueKeys)})
-		}
-		out.Results = append(out.Results, ir)
-	}
-	return out
+	return InstancesResponse{Results: each(r.Results, func(res usp.InstancesResult) InstancesResult {
+		return InstancesResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err),
+			Instances: each(res.Instances, func(in usp.Instance) Instance {
+				return Instance{Path: in.Path, UniqueKeys: NonNilMap(in.UniqueKeys)}
+			})}
+	})}
 }
 
+// SupportedDMResponse is the JSON form of a GetSupportedDMResp.
 type SupportedDMResponse struct {
 	Results []SupportedDMResult `json:"results"`
 }
 
+// SupportedDMResult is the outcome for one path of a GetSupportedDM.
 type SupportedDMResult struct {
 	RequestedPath string            `json:"requested_path"`
 	Error         *Error            `json:"error"`
@@ -226,6 +248,8 @@ type SupportedDMResult struct {
 	Objects       []SupportedObject `json:"objects"`
 }
 
+// SupportedObject is a supported object, its path in supported-data-model
+// form ("{i}").
 type SupportedObject struct {
 	Path           string             `json:"path"`
 	Access         string             `json:"access"`
@@ -237,6 +261,7 @@ type SupportedObject struct {
 	UniqueKeySets  [][]string         `json:"unique_key_sets"`
 }
 
+// SupportedParam is a supported parameter.
 type SupportedParam struct {
 	Name        string `json:"name"`
 	Access      string `json:"access"`
@@ -244,6 +269,7 @@ type SupportedParam struct {
 	ValueChange string `json:"value_change"`
 }
 
+// SupportedCommand is a supported command, with its argument names.
 type SupportedCommand struct {
 	Name    string   `json:"name"`
 	Type    string   `json:"type"`
@@ -251,6 +277,7 @@ type SupportedCommand struct {
 	Outputs []string `json:"outputs"`
 }
 
+// SupportedEvent is a supported event, with its argument names.
 type SupportedEvent struct {
 	Name string   `json:"name"`
 	Args []string `json:"args"`
@@ -286,39 +313,63 @@ func enumName[K comparable](names map[K]string, v K) string {
 	return "unknown"
 }
 
+// SupportedDM converts a GetSupportedDMResp.
 func SupportedDM(r *usp.GetSupportedDMResp) SupportedDMResponse {
-	out := SupportedDMResponse{Results: make([]SupportedDMResult, 0, len(r.Results))}
-	for _, res := range r.Results {
-		sr := SupportedDMResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err), DataModelURI: res.DataModelURI,
-			Objects: make([]SupportedObject, 0, len(res.Objects))}
-		for _, o := range res.Objects {
-			so := SupportedObject{
-				Path: o.Path, Access: enumName(objAccessNames, o.Access), MultiInstance: o.MultiInstance,
-				Params: make([]SupportedParam, 0, len(o.Params)), Commands: make([]SupportedCommand, 0, len(o.Commands)),
-				Events: make([]SupportedEvent, 0, len(o.Events)), DivergentPaths: NonNilSlice(o.DivergentPaths),
-				UniqueKeySets: make([][]string, 0, len(o.UniqueKeySets)),
-			}
-			for _, p := range o.Params {
-				so.Params = append(so.Params, SupportedParam{Name: p.Name, Access: enumName(paramAccessNames, p.Access),
-					Type: enumName(paramTypeNames, p.Type), ValueChange: enumName(valueChangeNames, p.ValueChange)})
-			}
-			for _, c := range o.Commands {
-				so.Commands = append(so.Commands, SupportedCommand{Name: c.Name, Type: enumName(commandTypeNames, c.Type),
-					Inputs: NonNilSlice(c.Inputs), Outputs: NonNilSlice(c.Outputs)})
-			}
-			for _, e := range o.Events {
-				so.Events = append(so.Events, SupportedEvent{Name: e.Name, Args: NonNilSlice(e.Args)})
-			}
-			for _, ks := range o.UniqueKeySets {
-				so.UniqueKeySets = append(so.UniqueKeySets, NonNilSlice(ks))
-			}
-			sr.Objects = append(sr.Objects, so)
-		}
-		out.Results = append(out.Results, sr)
-	}
-	return out
+	return SupportedDMResponse{Results: each(r.Results, func(res usp.SupportedDMResult) SupportedDMResult {
+		return SupportedDMResult{RequestedPath: res.RequestedPath, Error: FromError(res.Err), DataModelURI: res.DataModelURI,
+			Objects: each(res.Objects, supportedObject)}
+	})}
 }
 
+func supportedObject(o usp.SupportedObject) SupportedObject {
+	return SupportedObject{
+		Path: o.Path, Access: enumName(objAccessNames, o.Access), MultiInstance: o.MultiInstance,
+		Params: each(o.Params, func(p usp.SupportedParam) SupportedParam {
+			return SupportedParam{Name: p.Name, Access: enumName(paramAccessNames, p.Access),
+				Type: enumName(paramTypeNames, p.Type), ValueChange: enumName(valueChangeNames, p.ValueChange)}
+		}),
+		Commands: each(o.Commands, func(c usp.SupportedCommand) SupportedCommand {
+			return SupportedCommand{Name: c.Name, Type: enumName(commandTypeNames, c.Type),
+				Inputs: NonNilSlice(c.Inputs), Outputs: NonNilSlice(c.Outputs)}
+		}),
+		Events: each(o.Events, func(e usp.SupportedEvent) SupportedEvent {
+			return SupportedEvent{Name: e.Name, Args: NonNilSlice(e.Args)}
+		}),
+		DivergentPaths: NonNilSlice(o.DivergentPaths),
+		UniqueKeySets:  each(o.UniqueKeySets, NonNilSlice[string]),
+	}
+}
+
+// SupportedProtocolResponse is the JSON form of a GetSupportedProtocolResp.
 type SupportedProtocolResponse struct {
 	Versions []string `json:"versions"`
+}
+
+// Response is the JSON form of resp, a device's answer to req (whose
+// command key an Operate's answer repeats), or false for a body that is
+// not the answer to a request this package has a form for.
+func Response(req, resp usp.Body) (any, bool) {
+	switch r := resp.(type) {
+	case *usp.GetResp:
+		return Get(r), true
+	case *usp.SetResp:
+		return Set(r), true
+	case *usp.AddResp:
+		return Add(r), true
+	case *usp.DeleteResp:
+		return Delete(r), true
+	case *usp.OperateResp:
+		key := ""
+		if op, ok := req.(*usp.Operate); ok {
+			key = op.CommandKey
+		}
+		return Operate(key, r), true
+	case *usp.GetInstancesResp:
+		return Instances(r), true
+	case *usp.GetSupportedDMResp:
+		return SupportedDM(r), true
+	case *usp.GetSupportedProtocolResp:
+		return SupportedProtocolResponse{Versions: NonNilSlice(r.Versions)}, true
+	}
+	return nil, false
 }
