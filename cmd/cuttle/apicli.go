@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -197,6 +199,68 @@ func (c *apiCLI) maxPage() int {
 	return maxPageSize
 }
 
+// pagedList is what fetchPages read of a cursor-paged list.
+type pagedList struct {
+	items []json.RawMessage
+	// more says whether items were left unread; total is the list's
+	// "total" as the last page gave it (0 for lists without one).
+	more  bool
+	total int
+}
+
+// fetchPages reads up to limit items (all: every one) of a cursor-paged
+// list whose items are under key.
+func (c *apiCLI) fetchPages(ctx context.Context, api *apiClient, path string, q url.Values, key string, limit int, all bool) (pagedList, error) {
+	q = cloneValues(q)
+	var l pagedList
+	for {
+		size := c.maxPage()
+		if !all {
+			size = min(size, limit-len(l.items))
+		}
+		q.Set("limit", strconv.Itoa(size))
+		var page struct {
+			Next  string `json:"next"`
+			Total int    `json:"total"`
+		}
+		raw, err := api.doJSON(ctx, http.MethodGet, path, q, nil, &page)
+		if err != nil {
+			return pagedList{}, err
+		}
+		var fields map[string]json.RawMessage
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &fields); err != nil {
+			return pagedList{}, fmt.Errorf("GET %s: %w", path, err)
+		}
+		if err := json.Unmarshal(fields[key], &list); err != nil {
+			return pagedList{}, fmt.Errorf("GET %s: %s: %w", path, key, err)
+		}
+		l.items, l.total = append(l.items, list...), page.Total
+		if page.Next == "" {
+			return l, nil
+		}
+		if !all && len(l.items) >= limit {
+			l.more = true
+			return l, nil
+		}
+		q.Set("cursor", page.Next)
+	}
+}
+
+// forEachID calls fn with each ID in turn and stops at the first failure,
+// which names the ID when there are several.
+func forEachID(ids []string, fn func(id string) error) error {
+	for _, id := range ids {
+		if err := fn(id); err != nil {
+			if len(ids) > 1 {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
 // connFlags are the connection flags every API command has.
 type connFlags struct {
 	server, token, data string
@@ -222,32 +286,14 @@ func (c *apiCLI) flagSet(name, args, summary string) (*flag.FlagSet, *connFlags)
 // errIntrospected stops a command whose flags completion asked for.
 var errIntrospected = errors.New("flags introspected")
 
-// parse parses the flags, wherever they are among the arguments, and
-// checks the number of positional arguments (maxPos < 0: no limit).
+// parse is parseArgs, except that it only records the flag set when
+// completion asks for it.
 func (c *apiCLI) parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
 	if c.introspect {
 		c.flags = fs
 		return nil, errIntrospected
 	}
-	pos, err := parseCredsFlags(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		return nil, flag.ErrHelp
-	case err != nil:
-		return nil, errUsage // flag has printed the problem and the usage
-	case len(pos) < minPos:
-		return nil, c.usageError(fs, "missing argument")
-	case maxPos >= 0 && len(pos) > maxPos:
-		return nil, c.usageError(fs, "unexpected argument %q", pos[maxPos])
-	}
-	return pos, nil
-}
-
-// usageError reports a command-line mistake with the command's usage.
-func (c *apiCLI) usageError(fs *flag.FlagSet, format string, v ...any) error {
-	fmt.Fprintf(c.stderr, "cuttle %s: %s\n\n", fs.Name(), fmt.Sprintf(format, v...))
-	fs.Usage()
-	return errUsage
+	return parseArgs(fs, args, minPos, maxPos)
 }
 
 // helpOK turns the -h request into success, as the usage is printed.
@@ -349,13 +395,33 @@ func (c *apiCLI) checkOutput(fs *flag.FlagSet, o string, formats ...string) erro
 			return nil
 		}
 	}
-	return c.usageError(fs, "-o %q: want one of %s", o, strings.Join(formats, ", "))
+	return usageError(fs, "-o %q: want one of %s", o, strings.Join(formats, ", "))
 }
 
-// flagSetWithOutput is a command's flag set with its -o flag.
+// flagSetWithOutput is a command's flag set with its -o flag and the
+// formats -o allows.
 type flagSetWithOutput struct {
 	*flag.FlagSet
-	out *string
+	out     *string
+	formats []string
+}
+
+// outputFlagSet is flagSet with -o taking formats, formats[0] the default.
+func (c *apiCLI) outputFlagSet(name, args, summary string, formats ...string) (*flagSetWithOutput, *connFlags) {
+	fs, cf := c.flagSet(name, args, summary)
+	return &flagSetWithOutput{FlagSet: fs, out: c.outputFlag(fs, formats...), formats: formats}, cf
+}
+
+// parseOutput is parse, then checkOutput with the flag set's formats.
+func (c *apiCLI) parseOutput(fs *flagSetWithOutput, args []string, minPos, maxPos int) ([]string, error) {
+	pos, err := c.parse(fs.FlagSet, args, minPos, maxPos)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkOutput(fs.FlagSet, *fs.out, fs.formats...); err != nil {
+		return nil, err
+	}
+	return pos, nil
 }
 
 // warn prints a failure that does not stop the command.

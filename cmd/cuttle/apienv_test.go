@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,14 +17,15 @@ import (
 	"cuttle/broker"
 	"cuttle/broker/creds"
 	"cuttle/broker/lockout"
-	"cuttle/broker/presence"
 	"cuttle/controller"
 	"cuttle/controller/api"
 	"cuttle/controller/auth"
 	"cuttle/controller/jobs"
 	"cuttle/controller/mqttmtp"
 	"cuttle/devices/inventory"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 	"cuttle/simulator/agent"
 	"cuttle/simulator/fleet"
 	"cuttle/simulator/profile"
@@ -54,31 +54,22 @@ func newAPIEnv(t *testing.T, devices int) *apiEnv {
 	t.Helper()
 	e := &apiEnv{t: t, tokens: map[auth.Role]string{}, dataDir: t.TempDir()}
 	ctx := t.Context()
-	_, js := natstest.JetStream(t, natstest.Start(t))
-	var err error
 	check := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	e.creds, err = creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	check(err)
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
-	check(err)
-	pres, err := presence.New(ctx, presence.Config{JetStream: js})
-	check(err)
-	runInBackground(t, "credential mirror", mirror.Run)
-	runInBackground(t, "presence", pres.Run)
-	b, err := broker.New(broker.Config{
+	cs := credstest.Start(t, creds.MirrorConfig{})
+	js, mirror := cs.JS, cs.Mirror
+	e.creds = cs.Store
+	pres := brokertest.Presence(t, js)
+	b := brokertest.Run(t, broker.Config{
 		NodeName:    "test-node",
 		Listeners:   []broker.ListenerConfig{{Name: "tcp", Type: broker.ListenerTCP, Addr: "127.0.0.1:0"}},
-		Credentials: mirror, Presence: pres, Registerer: prometheus.NewRegistry(),
+		Credentials: mirror, Presence: pres,
 		Lockout: lockout.Config{MaxFailures: 1000, Window: time.Minute, BaseLockout: time.Minute},
 	})
-	check(err)
-	runInBackground(t, "broker", b.Run)
-	waitForCond(t, "broker listening", func() bool { a := b.Addr("tcp"); return a != "" && !strings.HasSuffix(a, ":0") })
 	brokerURL := "mqtt://" + b.Addr("tcp")
 
 	_, ctlSecret, err := e.creds.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: testControllerID})
@@ -91,7 +82,7 @@ func newAPIEnv(t *testing.T, devices int) *apiEnv {
 	}
 	devs, err := provisionSimDevices(ctx, e.creds, e.devices)
 	check(err)
-	waitForCond(t, "credentials in the mirror", func() bool {
+	testutil.Eventually(t, 20*time.Second, "credentials in the mirror", func() bool {
 		_, ok := mirror.Lookup(e.devices[len(e.devices)-1])
 		return ok && mirror.HasController(testControllerID)
 	})
@@ -103,10 +94,10 @@ func newAPIEnv(t *testing.T, devices int) *apiEnv {
 		JetStream: js, RequestTimeout: 5 * time.Second, Registerer: reg,
 	})
 	check(err)
-	runInBackground(t, "controller", e.ctl.Run)
+	testutil.Run(t, "controller", 15*time.Second, e.ctl.Run)
 	tokens, err := auth.Open(ctx, auth.Config{JetStream: js})
 	check(err)
-	runInBackground(t, "token store", tokens.Run)
+	testutil.Run(t, "token store", 15*time.Second, tokens.Run)
 	for _, role := range auth.Roles() {
 		_, secret, err := tokens.Create(ctx, string(role), role, "test", 0)
 		check(err)
@@ -119,7 +110,7 @@ func newAPIEnv(t *testing.T, devices int) *apiEnv {
 	mgr, err := jobs.New(ctx, jobs.Config{JetStream: js, USP: e.ctl.MTP(), Inventory: e.ctl.Inventory(),
 		FlushInterval: 50 * time.Millisecond, ShutdownGrace: 100 * time.Millisecond})
 	check(err)
-	runInBackground(t, "jobs", mgr.Run)
+	testutil.Run(t, "jobs", 15*time.Second, mgr.Run)
 	var routes []api.Route
 	for _, r := range jobs.Routes() {
 		routes = append(routes, api.Route{Method: r.Method, Path: r.Path, Action: r.Action})
@@ -134,7 +125,7 @@ func newAPIEnv(t *testing.T, devices int) *apiEnv {
 		TickInterval: 100 * time.Millisecond, BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
 		Controllers: []agent.Controller{{EndpointID: testControllerID, Topic: "usp/v1/controller/" + testControllerID}}})
 	check(err)
-	runInBackground(t, "fleet", f.Run)
+	testutil.Run(t, "fleet", 15*time.Second, f.Run)
 	for _, eid := range e.devices {
 		e.waitDevice(eid, "online and described", func(d inventory.Device) bool {
 			return d.Status == inventory.StatusOnline && d.Subscribed && d.Model != ""
@@ -143,39 +134,9 @@ func newAPIEnv(t *testing.T, devices int) *apiEnv {
 	return e
 }
 
-// runInBackground runs fn until the test's cleanup cancels it and waits.
-func runInBackground(t *testing.T, what string, fn func(context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && ctx.Err() == nil {
-				t.Errorf("%s: %v", what, err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Errorf("%s did not stop within 15 s", what)
-		}
-	})
-}
-
-func waitForCond(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func (e *apiEnv) waitDevice(eid, what string, ok func(inventory.Device) bool) {
 	e.t.Helper()
-	waitForCond(e.t, eid+" "+what, func() bool {
+	testutil.Eventually(e.t, 20*time.Second, eid+" "+what, func() bool {
 		d, found := e.ctl.Inventory().Get(eid)
 		return found && ok(d)
 	})

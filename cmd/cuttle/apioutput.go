@@ -40,6 +40,31 @@ func printDoc(w io.Writer, format string, raw []byte) error {
 	return err
 }
 
+// printList prints the API's objects of a list: -o json and yaml as one
+// array, -o id as the IDs that id picks, one a line, and a table
+// otherwise, with header and the row that row makes of each object.
+func printList[V any](c *apiCLI, format string, items []json.RawMessage, header string, id, row func(V) string) error {
+	if format == fmtJSON || format == fmtYAML {
+		return printDoc(c.stdout, format, jsonArray(items))
+	}
+	tw := newTable(c.stdout)
+	if format == fmtTable {
+		fmt.Fprintln(tw, header)
+	}
+	for _, raw := range items {
+		var v V
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		if format == fmtID {
+			fmt.Fprintln(c.stdout, id(v))
+			continue
+		}
+		fmt.Fprintln(tw, row(v))
+	}
+	return tw.Flush()
+}
+
 // jsonArray joins raw JSON values into an array; never null.
 func jsonArray(items []json.RawMessage) []byte {
 	var b bytes.Buffer

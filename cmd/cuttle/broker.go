@@ -211,11 +211,8 @@ func runBroker(ctx context.Context, args []string, _ io.Writer) error {
 	var f brokerFlags
 	set := options.New("broker", os.Stderr)
 	f.define(set)
-	if err := set.Parse(args, nil); err != nil {
-		if errors.Is(err, options.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseOptions(set, args, nil); err != nil {
+		return helpOK(err)
 	}
 	log, err := newLogger(f.logLevel, os.Stderr)
 	if err != nil {

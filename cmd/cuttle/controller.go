@@ -161,11 +161,8 @@ func runController(ctx context.Context, args []string, stdout io.Writer) error {
 	var f controllerFlags
 	set := options.New("controller", os.Stderr)
 	f.define(set, false)
-	if err := set.Parse(args, nil); err != nil {
-		if errors.Is(err, options.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseOptions(set, args, nil); err != nil {
+		return helpOK(err)
 	}
 	if f.password == "" {
 		return fmt.Errorf("%w: the controller's broker secret is required (--controller-password or CUTTLE_CONTROLLER_PASSWORD)", errUsage)

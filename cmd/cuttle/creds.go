@@ -29,10 +29,11 @@ const credsConnectTimeout = 3 * time.Second
 const maxBulkCount = 999_999
 
 // runCreds is `cuttle creds`: provisioning of broker credentials and of the
-// certificate revocation list, straight against NATS KV.
+// certificate revocation list, straight against NATS KV or through a
+// controller's API (credsbackend.go).
 func runCreds(ctx context.Context, args []string, stdout io.Writer) error {
 	c := credsCLI{stdin: os.Stdin, stdout: stdout, stderr: os.Stderr, getenv: os.Getenv}
-	return c.run(ctx, args)
+	return exitWith(c.run(ctx, args), os.Stderr, os.Exit)
 }
 
 // credsCLI holds the command's I/O, so tests can run it in-process.
@@ -83,7 +84,9 @@ func (c credsCLI) usage() {
 	fmt.Fprintln(c.stderr, "Usage: cuttle creds <command> [flags]")
 	fmt.Fprintln(c.stderr, "\nManage the broker's device, controller and admin credentials and its revoked")
 	fmt.Fprintln(c.stderr, "client certificates, stored in NATS KV. Secrets are stored hashed; a generated")
-	fmt.Fprintln(c.stderr, "secret is printed once, when it is created.\n\nCommands:")
+	fmt.Fprintln(c.stderr, "secret is printed once, when it is created. The commands work on NATS KV")
+	fmt.Fprintln(c.stderr, "directly (--nats, or a local `cuttle up` with no flags), or through a")
+	fmt.Fprintln(c.stderr, "controller's API with an admin token (--server, or CUTTLE_SERVER).\n\nCommands:")
 	for _, sub := range credsSubcommands() {
 		fmt.Fprintf(c.stderr, "  %-14s %s\n", sub.name, sub.summary)
 	}
@@ -98,6 +101,10 @@ type credsNATS struct {
 	// dataDir is where a local `cuttle up` keeps its NATS credentials,
 	// used when no NATS user is given.
 	dataDir string
+	// server and token reach a controller's API instead (credsbackend.go).
+	server, token string
+	dataSet       bool // --data was given
+	fs            *flag.FlagSet
 }
 
 // flagSet starts a sub-command's flags with the shared ones.
@@ -108,7 +115,7 @@ func (c credsCLI) flagSet(name, args string) (*flag.FlagSet, *credsNATS) {
 		fmt.Fprintf(c.stderr, "Usage: %s\n\nFlags:\n", strings.TrimSpace("cuttle creds "+name+" [flags] "+args))
 		fs.PrintDefaults()
 	}
-	n := &credsNATS{}
+	n := &credsNATS{fs: fs}
 	fs.StringVar(&n.url, "nats", cmp.Or(c.getenv("CUTTLE_NATS_URL"), "nats://127.0.0.1:4222"), "NATS server URL(s), comma-separated (env CUTTLE_NATS_URL)")
 	fs.StringVar(&n.user, "nats-user", c.getenv("CUTTLE_NATS_USER"), "NATS user (env CUTTLE_NATS_USER)")
 	fs.StringVar(&n.password, "nats-password", c.getenv("CUTTLE_NATS_PASSWORD"), "NATS password; prefer env CUTTLE_NATS_PASSWORD, flags show in ps")
@@ -116,47 +123,16 @@ func (c credsCLI) flagSet(name, args string) (*flag.FlagSet, *credsNATS) {
 	fs.StringVar(&n.revoked, "revoked-bucket", creds.DefaultRevokedBucket, "revoked-certificates KV bucket")
 	fs.IntVar(&n.replicas, "replicas", 0, "replicas for buckets this command creates (0: 1, and leave existing buckets alone)")
 	fs.StringVar(&n.dataDir, "data", cmp.Or(c.getenv("CUTTLE_DATA"), "./cuttle-data"), "data directory of a local `cuttle up`, whose NATS credentials are used when --nats-user is not given (env CUTTLE_DATA)")
+	fs.StringVar(&n.server, "server", "", "`URL` of a controller's API: manage credentials through it, with an admin token, instead of NATS (env CUTTLE_SERVER, used when no NATS setting is given)")
+	fs.StringVar(&n.token, "token", "", "admin API `TOKEN` for --server; prefer env CUTTLE_TOKEN, as flags show in ps")
 	return fs, n
 }
 
-// parseCredsFlags parses flags wherever they appear among the positional
-// arguments (`disable U --nats URL` as well as `disable --nats URL U`), and
-// returns the positional ones. After "--" everything is positional.
-func parseCredsFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
-}
-
-// usageError reports a command-line mistake with the sub-command's usage.
-func (c credsCLI) usageError(fs *flag.FlagSet, format string, v ...any) error {
-	fmt.Fprintf(c.stderr, "cuttle %s: %s\n\n", fs.Name(), fmt.Sprintf(format, v...))
-	fs.Usage()
-	return errUsage
-}
-
-// positional parses args and checks the number of positional arguments
-// (max < 0: no limit).
+// positional is parseArgs, -h included among the usage errors.
 func (c credsCLI) positional(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
-	pos, err := parseCredsFlags(fs, args)
-	switch {
-	case err != nil:
-		return nil, errUsage // flag has printed the problem and the usage
-	case len(pos) < minPos:
-		return nil, c.usageError(fs, "missing argument")
-	case maxPos >= 0 && len(pos) > maxPos:
-		return nil, c.usageError(fs, "unexpected argument %q", pos[maxPos])
+	pos, err := parseArgs(fs, args, minPos, maxPos)
+	if err != nil {
+		return nil, errUsage
 	}
 	return pos, nil
 }
@@ -204,6 +180,16 @@ func (n *credsNATS) open(ctx context.Context) (*creds.Store, func(), error) {
 	return store, nc.Close, nil
 }
 
+// withStore opens the store, runs fn with it and closes it.
+func (n *credsNATS) withStore(ctx context.Context, fn func(*creds.Store) error) error {
+	store, closeNATS, err := n.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	return fn(store)
+}
+
 // redactNATSURL hides passwords embedded in a (comma-separated) NATS URL.
 func redactNATSURL(s string) string {
 	parts := strings.Split(s, ",")
@@ -229,7 +215,7 @@ func (c credsCLI) checkOutput(fs *flag.FlagSet, o *string, def string, formats .
 			return nil
 		}
 	}
-	return c.usageError(fs, "-o %q: want one of %s", *o, strings.Join(formats, ", "))
+	return usageError(fs, "-o %q: want one of %s", *o, strings.Join(formats, ", "))
 }
 
 func (c credsCLI) add(ctx context.Context, args []string) error {
@@ -247,11 +233,11 @@ func (c credsCLI) add(ctx context.Context, args []string) error {
 	bulk := *count != 0 || *prefix != ""
 	switch {
 	case *role == "":
-		return c.usageError(fs, "--role is required")
+		return usageError(fs, "--role is required")
 	case bulk && (*count < 1 || *count > maxBulkCount || *prefix == ""):
-		return c.usageError(fs, "bulk creation needs --count between 1 and %d and --id-prefix", maxBulkCount)
+		return usageError(fs, "bulk creation needs --count between 1 and %d and --id-prefix", maxBulkCount)
 	case bulk && (*endpointID != "" || *username != "" || *passwordStdin):
-		return c.usageError(fs, "--count creates generated tokens for <id-prefix>NNNNNN; it excludes --endpoint-id, --username and --password-stdin")
+		return usageError(fs, "--count creates generated tokens for <id-prefix>NNNNNN; it excludes --endpoint-id, --username and --password-stdin")
 	}
 	def := "table"
 	if bulk {
@@ -270,41 +256,37 @@ func (c credsCLI) add(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-
-	store, closeNATS, err := n.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
-	w := newSecretWriter(c.stdout, *out)
-	defer w.flush()
-	if !bulk {
-		cred, secret, err := store.Add(ctx, creds.AddRequest{Username: *username, Role: r, EndpointID: *endpointID, Secret: password})
-		if err != nil {
-			return err
+	return c.withBackend(ctx, n, func(store credsBackend) error {
+		w := newSecretWriter(c.stdout, *out)
+		defer w.flush()
+		if !bulk {
+			cred, secret, err := store.add(ctx, creds.AddRequest{Username: *username, Role: r, EndpointID: *endpointID, Secret: password})
+			if err != nil {
+				return err
+			}
+			if password != "" {
+				secret = "" // the user knows it; do not echo it
+			}
+			w.write(cred, secret)
+			if err := w.flush(); err != nil {
+				return err
+			}
+			if *out == "table" && secret != "" {
+				fmt.Fprintln(c.stderr, "The secret is shown only this once: store it now.")
+			}
+			return nil
 		}
-		if password != "" {
-			secret = "" // the user knows it; do not echo it
+		for i := 1; i <= *count; i++ {
+			eid := fmt.Sprintf("%s%06d", *prefix, i)
+			cred, secret, err := store.add(ctx, creds.AddRequest{Role: r, EndpointID: eid})
+			if err != nil {
+				_ = w.flush() // keep the secrets already created
+				return fmt.Errorf("adding %s (%d of %d created): %w", eid, i-1, *count, err)
+			}
+			w.write(cred, secret)
 		}
-		w.write(cred, secret)
-		if err := w.flush(); err != nil {
-			return err
-		}
-		if *out == "table" && secret != "" {
-			fmt.Fprintln(c.stderr, "The secret is shown only this once: store it now.")
-		}
-		return nil
-	}
-	for i := 1; i <= *count; i++ {
-		eid := fmt.Sprintf("%s%06d", *prefix, i)
-		cred, secret, err := store.Add(ctx, creds.AddRequest{Role: r, EndpointID: eid})
-		if err != nil {
-			_ = w.flush() // keep the secrets already created
-			return fmt.Errorf("adding %s (%d of %d created): %w", eid, i-1, *count, err)
-		}
-		w.write(cred, secret)
-	}
-	return w.flush()
+		return w.flush()
+	})
 }
 
 // readPassword reads one line, without its line ending, from r.
@@ -342,12 +324,12 @@ func newSecretWriter(w io.Writer, format string) *secretWriter {
 	case "csv":
 		sw.csv = csv.NewWriter(w)
 	default:
-		sw.tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		sw.tw = newTable(w)
 	}
 	return sw
 }
 
-func (sw *secretWriter) write(c creds.Credential, secret string) {
+func (sw *secretWriter) write(c credView, secret string) {
 	switch sw.format {
 	case "json":
 		_ = sw.enc.Encode(struct {
@@ -378,48 +360,47 @@ func (sw *secretWriter) flush() error {
 	return nil
 }
 
-func (c credsCLI) list(ctx context.Context, args []string) error {
-	fs, n := c.flagSet("ls", "")
+// parseList parses the command line of a sub-command that lists: no
+// positional arguments, -o table or json.
+func (c credsCLI) parseList(name string, args []string) (n *credsNATS, format string, err error) {
+	fs, n := c.flagSet(name, "")
 	out := outputFlag(fs, "table", "json")
 	if _, err := c.positional(fs, args, 0, 0); err != nil {
-		return err
+		return nil, "", err
 	}
 	if err := c.checkOutput(fs, out, "table", "table", "json"); err != nil {
-		return err
+		return nil, "", err
 	}
-	store, closeNATS, err := n.open(ctx)
+	return n, *out, nil
+}
+
+func (c credsCLI) list(ctx context.Context, args []string) error {
+	n, format, err := c.parseList("ls", args)
 	if err != nil {
 		return err
 	}
-	defer closeNATS()
-	list, err := store.List(ctx)
+	var list []credView
+	err = c.withBackend(ctx, n, func(store credsBackend) (err error) {
+		list, err = store.list(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if *out == "json" {
-		type item struct {
-			Username   string     `json:"username"`
-			EndpointID string     `json:"endpoint_id"`
-			Role       creds.Role `json:"role"`
-			Disabled   bool       `json:"disabled"`
-			Secret     string     `json:"secret_kind"`
-			Created    time.Time  `json:"created"`
-			Updated    time.Time  `json:"updated"`
+	if format == "json" {
+		if list == nil {
+			list = []credView{}
 		}
-		items := make([]item, 0, len(list))
-		for _, cr := range list {
-			items = append(items, item{cr.Username, cr.EndpointID, cr.Role, cr.Disabled, cr.SecretKind(), cr.Created, cr.Updated})
-		}
-		return writeJSON(c.stdout, items)
+		return writeJSON(c.stdout, list)
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	tw := newTable(c.stdout)
 	fmt.Fprintln(tw, "USERNAME\tROLE\tENDPOINT ID\tSTATE\tSECRET\tUPDATED")
 	for _, cr := range list {
 		state := "enabled"
 		if cr.Disabled {
 			state = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cr.Username, cr.Role, cr.EndpointID, state, cr.SecretKind(), cr.Updated.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cr.Username, cr.Role, cr.EndpointID, state, cr.SecretKind, cr.Updated.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }
@@ -431,51 +412,41 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func (c credsCLI) disable(ctx context.Context, args []string) error {
-	return c.setDisabled(ctx, "disable", args, true)
+	return c.forEachUser(ctx, "disable", args, "disabled", func(store credsBackend, u string) error {
+		return store.setDisabled(ctx, u, true)
+	})
 }
 
 func (c credsCLI) enable(ctx context.Context, args []string) error {
-	return c.setDisabled(ctx, "enable", args, false)
+	return c.forEachUser(ctx, "enable", args, "enabled", func(store credsBackend, u string) error {
+		return store.setDisabled(ctx, u, false)
+	})
 }
 
-func (c credsCLI) setDisabled(ctx context.Context, name string, args []string, disabled bool) error {
+func (c credsCLI) remove(ctx context.Context, args []string) error {
+	return c.forEachUser(ctx, "rm", args, "removed", func(store credsBackend, u string) error {
+		return store.remove(ctx, u)
+	})
+}
+
+// forEachUser is the sub-command name, which applies op to each USERNAME
+// argument in turn, saying "<done> USERNAME" after each and stopping at the
+// first failure.
+func (c credsCLI) forEachUser(ctx context.Context, name string, args []string, done string, op func(store credsBackend, username string) error) error {
 	fs, n := c.flagSet(name, "USERNAME...")
 	users, err := c.positional(fs, args, 1, -1)
 	if err != nil {
 		return err
 	}
-	store, closeNATS, err := n.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
-	for _, u := range users {
-		if err := store.SetDisabled(ctx, u, disabled); err != nil {
-			return err
+	return c.withBackend(ctx, n, func(store credsBackend) error {
+		for _, u := range users {
+			if err := op(store, u); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "%s %s\n", done, u)
 		}
-		fmt.Fprintf(c.stdout, "%sd %s\n", name, u)
-	}
-	return nil
-}
-
-func (c credsCLI) remove(ctx context.Context, args []string) error {
-	fs, n := c.flagSet("rm", "USERNAME...")
-	users, err := c.positional(fs, args, 1, -1)
-	if err != nil {
-		return err
-	}
-	store, closeNATS, err := n.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
-	for _, u := range users {
-		if err := store.Remove(ctx, u); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "removed %s\n", u)
-	}
-	return nil
+		return nil
+	})
 }
 
 func (c credsCLI) rotate(ctx context.Context, args []string) error {
@@ -488,85 +459,66 @@ func (c credsCLI) rotate(ctx context.Context, args []string) error {
 	if err := c.checkOutput(fs, out, "table", "table", "json", "csv"); err != nil {
 		return err
 	}
-	store, closeNATS, err := n.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
-	secret, err := store.RotateSecret(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	cred, err := store.Get(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	w := newSecretWriter(c.stdout, *out)
-	w.write(cred, secret)
-	return w.flush()
+	return c.withBackend(ctx, n, func(store credsBackend) error {
+		cred, secret, err := store.rotate(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		w := newSecretWriter(c.stdout, *out)
+		w.write(cred, secret)
+		return w.flush()
+	})
 }
 
 func (c credsCLI) revokeCert(ctx context.Context, args []string) error {
 	fs, n := c.flagSet("revoke-cert", "serial:HEX|sha256:HEX")
 	reason := fs.String("reason", "", "why, for the record")
-	pos, err := c.positional(fs, args, 1, 1)
-	if err != nil {
-		return err
-	}
-	store, closeNATS, err := n.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
-	if err := store.RevokeCert(ctx, pos[0], *reason); err != nil {
-		return err
-	}
-	spec, _ := creds.ParseCertSpec(pos[0]) // valid: RevokeCert accepted it
-	fmt.Fprintf(c.stdout, "revoked %s\n", spec)
-	return nil
+	return c.changeCert(ctx, fs, n, args, "revoked", func(store credsBackend, spec string) error {
+		return store.revokeCert(ctx, spec, *reason)
+	})
 }
 
 func (c credsCLI) unrevokeCert(ctx context.Context, args []string) error {
 	fs, n := c.flagSet("unrevoke-cert", "serial:HEX|sha256:HEX")
+	return c.changeCert(ctx, fs, n, args, "unrevoked", func(store credsBackend, spec string) error {
+		return store.unrevokeCert(ctx, spec)
+	})
+}
+
+// changeCert applies op to the certificate its one argument names, then
+// says "<done> SPEC" with the spec in its canonical form.
+func (c credsCLI) changeCert(ctx context.Context, fs *flag.FlagSet, n *credsNATS, args []string, done string, op func(store credsBackend, spec string) error) error {
 	pos, err := c.positional(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
-	store, closeNATS, err := n.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeNATS()
-	if err := store.UnrevokeCert(ctx, pos[0]); err != nil {
-		return err
-	}
-	spec, _ := creds.ParseCertSpec(pos[0])
-	fmt.Fprintf(c.stdout, "unrevoked %s\n", spec)
-	return nil
+	return c.withBackend(ctx, n, func(store credsBackend) error {
+		if err := op(store, pos[0]); err != nil {
+			return err
+		}
+		spec, _ := creds.ParseCertSpec(pos[0]) // valid: op accepted it
+		fmt.Fprintf(c.stdout, "%s %s\n", done, spec)
+		return nil
+	})
 }
 
 func (c credsCLI) listRevoked(ctx context.Context, args []string) error {
-	fs, n := c.flagSet("revoked", "")
-	out := outputFlag(fs, "table", "json")
-	if _, err := c.positional(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if err := c.checkOutput(fs, out, "table", "table", "json"); err != nil {
-		return err
-	}
-	store, closeNATS, err := n.open(ctx)
+	n, format, err := c.parseList("revoked", args)
 	if err != nil {
 		return err
 	}
-	defer closeNATS()
-	list, err := store.ListRevoked(ctx)
+	var list []creds.Revocation
+	err = c.withBackend(ctx, n, func(store credsBackend) (err error) {
+		list, err = store.listRevoked(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if *out == "json" {
+	if format == "json" {
 		return writeJSON(c.stdout, list)
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	tw := newTable(c.stdout)
 	fmt.Fprintln(tw, "SPEC\tREASON\tREVOKED")
 	for _, r := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Spec, r.Reason, r.Created.Format(time.RFC3339))

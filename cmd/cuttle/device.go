@@ -59,18 +59,12 @@ type deviceView struct {
 	Updated time.Time `json:"updated"`
 }
 
-// devicePage is a page of GET /api/v1/devices, its devices kept raw.
-type devicePage struct {
-	Devices []json.RawMessage `json:"devices"`
-	Next    string            `json:"next"`
-	Total   int               `json:"total"`
-}
-
 // maxPageSize is the API's largest page.
 const maxPageSize = 1000
 
 func (c *apiCLI) deviceList(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("device ls", "", "List devices, filtered and sorted by the API; -o json prints a JSON array of the API's device objects.")
+	fs, cf := c.outputFlagSet("device ls", "", "List devices, filtered and sorted by the API; -o json prints a JSON array of the API's device objects.",
+		fmtTable, fmtJSON, fmtYAML, fmtID)
 	q := map[string]*string{}
 	for _, f := range []struct{ flag, param, help string }{
 		{"status", "status", "online or offline"},
@@ -85,15 +79,11 @@ func (c *apiCLI) deviceList(ctx context.Context, args []string) error {
 	}
 	limit := fs.Int("limit", 50, "show at most this many devices, fetching pages as needed")
 	all := fs.Bool("all", false, "show every matching device (follows the cursor through every page)")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML, fmtID)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
+	if _, err := c.parseOutput(fs, args, 0, 0); err != nil {
 		return helpOK(err)
 	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML, fmtID); err != nil {
-		return err
-	}
 	if *limit < 1 && !*all {
-		return c.usageError(fs, "--limit must be at least 1")
+		return usageError(fs.FlagSet, "--limit must be at least 1")
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -105,66 +95,31 @@ func (c *apiCLI) deviceList(ctx context.Context, args []string) error {
 			query.Set(k, *v)
 		}
 	}
-	var devices []json.RawMessage
-	total := 0
-	for {
-		size := c.maxPage()
-		if !*all {
-			size = min(size, *limit-len(devices))
-		}
-		query.Set("limit", strconv.Itoa(size))
-		var page devicePage
-		if _, err := api.doJSON(ctx, http.MethodGet, "/api/v1/devices", query, nil, &page); err != nil {
-			return err
-		}
-		devices, total = append(devices, page.Devices...), page.Total
-		if page.Next == "" || !*all && len(devices) >= *limit {
-			break
-		}
-		query.Set("cursor", page.Next)
-	}
-	switch *out {
-	case fmtJSON, fmtYAML:
-		return printDoc(c.stdout, *out, jsonArray(devices))
-	case fmtID:
-		for _, raw := range devices {
-			var d deviceView
-			if err := json.Unmarshal(raw, &d); err != nil {
-				return err
-			}
-			fmt.Fprintln(c.stdout, d.EndpointID)
-		}
-		return nil
-	}
-	tw := newTable(c.stdout)
-	fmt.Fprintln(tw, "ENDPOINT ID\tSTATUS\tMODEL\tSOFTWARE\tLAST SEEN\tLABELS")
-	now := time.Now()
-	for _, raw := range devices {
-		var d deviceView
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(d.EndpointID), d.Status, cell(d.Model), cell(d.SoftwareVersion),
-			ago(d.LastSeen, now), cell(joinKV(d.Labels, ",")))
-	}
-	if err := tw.Flush(); err != nil {
+	devices, err := c.fetchPages(ctx, api, "/api/v1/devices", query, "devices", *limit, *all)
+	if err != nil {
 		return err
 	}
-	if len(devices) < total {
-		fmt.Fprintf(c.stderr, "Showing %d of %d devices; --all shows every one.\n", len(devices), total)
+	now := time.Now()
+	err = printList(c, *fs.out, devices.items, "ENDPOINT ID\tSTATUS\tMODEL\tSOFTWARE\tLAST SEEN\tLABELS",
+		func(d deviceView) string { return d.EndpointID },
+		func(d deviceView) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", cell(d.EndpointID), d.Status, cell(d.Model), cell(d.SoftwareVersion),
+				ago(d.LastSeen, now), cell(joinKV(d.Labels, ",")))
+		})
+	if err != nil {
+		return err
+	}
+	if *fs.out == fmtTable && len(devices.items) < devices.total {
+		fmt.Fprintf(c.stderr, "Showing %d of %d devices; --all shows every one.\n", len(devices.items), devices.total)
 	}
 	return nil
 }
 
 func (c *apiCLI) deviceShow(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("device show", "ID", "Show a device's inventory record.")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
-	pos, err := c.parse(fs, args, 1, 1)
+	fs, cf := c.outputFlagSet("device show", "ID", "Show a device's inventory record.", fmtTable, fmtJSON, fmtYAML)
+	pos, err := c.parseOutput(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
-	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML); err != nil {
-		return err
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -175,8 +130,8 @@ func (c *apiCLI) deviceShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out != fmtTable {
-		return printDoc(c.stdout, *out, raw)
+	if *fs.out != fmtTable {
+		return printDoc(c.stdout, *fs.out, raw)
 	}
 	return c.printDevice(d)
 }
@@ -219,14 +174,11 @@ func (c *apiCLI) printDevice(d deviceView) error {
 }
 
 func (c *apiCLI) deviceLabel(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("device label", "ID KEY=VALUE... KEY-...", "Set labels (KEY=VALUE) and remove them (KEY-); prints the device.")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
-	pos, err := c.parse(fs, args, 2, -1)
+	fs, cf := c.outputFlagSet("device label", "ID KEY=VALUE... KEY-...", "Set labels (KEY=VALUE) and remove them (KEY-); prints the device.",
+		fmtTable, fmtJSON, fmtYAML)
+	pos, err := c.parseOutput(fs, args, 2, -1)
 	if err != nil {
 		return helpOK(err)
-	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML); err != nil {
-		return err
 	}
 	patch := struct {
 		Set    map[string]string `json:"set,omitempty"`
@@ -240,12 +192,12 @@ func (c *apiCLI) deviceLabel(ctx context.Context, args []string) error {
 		case !isSet && len(a) > 1 && strings.HasSuffix(a, "-"):
 			patch.Remove = append(patch.Remove, strings.TrimSuffix(a, "-"))
 		default:
-			return c.usageError(fs, "%q: want KEY=VALUE to set a label or KEY- to remove one", a)
+			return usageError(fs.FlagSet, "%q: want KEY=VALUE to set a label or KEY- to remove one", a)
 		}
 	}
 	for _, k := range patch.Remove {
 		if _, ok := patch.Set[k]; ok {
-			return c.usageError(fs, "label %q is both set and removed", k)
+			return usageError(fs.FlagSet, "label %q is both set and removed", k)
 		}
 	}
 	api, err := c.client(cf)
@@ -257,8 +209,8 @@ func (c *apiCLI) deviceLabel(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out != fmtTable {
-		return printDoc(c.stdout, *out, raw)
+	if *fs.out != fmtTable {
+		return printDoc(c.stdout, *fs.out, raw)
 	}
 	tw := newTable(c.stdout)
 	fmt.Fprintln(tw, "ENDPOINT ID\tLABELS")
@@ -267,15 +219,12 @@ func (c *apiCLI) deviceLabel(ctx context.Context, args []string) error {
 }
 
 func (c *apiCLI) deviceRemove(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("device rm", "ID...", "Remove devices from the inventory. A device comes back when it next connects, unless --revoke also removes its broker credential (admins only), which disconnects it.")
+	fs, cf := c.outputFlagSet("device rm", "ID...", "Remove devices from the inventory. A device comes back when it next connects, unless --revoke also removes its broker credential (admins only), which disconnects it.",
+		fmtTable, fmtJSON, fmtYAML)
 	revoke := fs.Bool("revoke", false, "also remove the broker credential named by the endpoint ID")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
-	pos, err := c.parse(fs, args, 1, -1)
+	pos, err := c.parseOutput(fs, args, 1, -1)
 	if err != nil {
 		return helpOK(err)
-	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML); err != nil {
-		return err
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -286,54 +235,29 @@ func (c *apiCLI) deviceRemove(ctx context.Context, args []string) error {
 		q = url.Values{"revoke": {"true"}}
 	}
 	var results []json.RawMessage
-	for _, id := range pos {
+	err = forEachID(pos, func(id string) error {
 		var res struct {
 			CredentialRemoved bool `json:"credential_removed"`
 		}
 		raw, err := api.doJSON(ctx, http.MethodDelete, devicePath(id), q, nil, &res)
 		if err != nil {
-			if len(pos) > 1 {
-				return fmt.Errorf("%s: %w", id, err)
-			}
 			return err
 		}
 		results = append(results, raw)
-		if *out == fmtTable {
+		if *fs.out == fmtTable {
 			msg := "removed " + id
 			if res.CredentialRemoved {
 				msg += " and its credential"
 			}
 			fmt.Fprintln(c.stdout, msg)
 		}
-	}
-	if *out == fmtTable {
 		return nil
+	})
+	switch {
+	case err != nil || *fs.out == fmtTable:
+		return err
+	case len(results) == 1:
+		return printDoc(c.stdout, *fs.out, results[0])
 	}
-	if len(results) == 1 {
-		return printDoc(c.stdout, *out, results[0])
-	}
-	return printDoc(c.stdout, *out, jsonArray(results))
-}
-
-// splitAssignment splits "NAME=VALUE"; ok is false without '=' or a name.
-func splitAssignment(s string) (name, value string, ok bool) {
-	name, value, ok = strings.Cut(s, "=")
-	return name, value, ok && name != ""
-}
-
-// paramAssignments parses NAME=VALUE arguments into a map, refusing
-// repeated names.
-func paramAssignments(args []string) (map[string]string, error) {
-	params := map[string]string{}
-	for _, a := range args {
-		k, v, ok := splitAssignment(a)
-		if !ok {
-			return nil, fmt.Errorf("%q: want NAME=VALUE", a)
-		}
-		if _, dup := params[k]; dup {
-			return nil, fmt.Errorf("%q is given twice", k)
-		}
-		params[k] = v
-	}
-	return params, nil
+	return printDoc(c.stdout, *fs.out, jsonArray(results))
 }

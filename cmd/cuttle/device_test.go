@@ -36,6 +36,13 @@ func TestAPICommands(t *testing.T) {
 	t.Run("offline device", func(t *testing.T) { testOfflineDevice(t, e) }) // last: takes a device away
 }
 
+// devicePage is a page of GET /api/v1/devices, its devices kept raw.
+type devicePage struct {
+	Devices []json.RawMessage `json:"devices"`
+	Next    string            `json:"next"`
+	Total   int               `json:"total"`
+}
+
 // apiPages returns, and forgets, the pages of the device list the API
 // sent since the last call.
 func (e *apiEnv) apiPages() []devicePage {
@@ -242,6 +249,15 @@ func testDeviceObjects(t *testing.T, e *apiEnv) {
 	}
 	if out := e.ok("device", "delete", dev, created); out != "DELETED\n"+created+"\n" {
 		t.Errorf("delete:\n%s", out)
+	}
+	// -o json is the API's result alone, not after the one-column table.
+	e.ok("device", "add", dev, "Device.LocalAgent.Subscription.", "ID=cli-sub-json", "NotifType=ValueChange",
+		"ReferenceList=Device.WiFi.SSID.1.SSID")
+	e.http.take("POST /api/v1/devices/" + dev + "/delete")
+	out = e.ok("device", "delete", dev, `Device.LocalAgent.Subscription.[ID=="cli-sub-json"].`, "-o", "json")
+	sent := e.http.take("POST /api/v1/devices/" + dev + "/delete")
+	if len(sent) != 1 || compactJSON(t, []byte(out)) != compactJSON(t, sent[0]) || !strings.Contains(out, "Device.LocalAgent.Subscription.") {
+		t.Errorf("delete -o json:\n%s", out)
 	}
 	_, stderr, err := e.run("device", "add", dev, "Device.DeviceInfo.")
 	if exitCode(err) != exitFailure || !strings.Contains(stderr+err.Error(), "7018") {

@@ -33,7 +33,8 @@ var eventTypes = []string{"value_change", "object_creation", "object_deletion", 
 	"boot", "online", "offline", "on_board"}
 
 func (c *apiCLI) events(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("events", "", "Query the device event log (oldest first), or with --follow print new events as they happen, one line each, until interrupted. With --follow and --since, the stored events since then come first. Types: "+strings.Join(eventTypes, ", ")+".")
+	fs, cf := c.outputFlagSet("events", "", "Query the device event log (oldest first), or with --follow print new events as they happen, one line each, until interrupted. With --follow and --since, the stored events since then come first. Types: "+strings.Join(eventTypes, ", ")+".",
+		fmtTable, fmtJSON, fmtYAML)
 	device := fs.String("device", "", "only this device's events")
 	var types listFlag
 	fs.Var(&types, "type", "only events of this type; repeat or separate with commas")
@@ -41,18 +42,14 @@ func (c *apiCLI) events(ctx context.Context, args []string) error {
 	limit := fs.Int("limit", 0, "at most this many events (default 100 without --follow, at most 1000; with --follow, stop after this many)")
 	follow := fs.Bool("follow", false, "keep printing new events until interrupted (Ctrl-C); one line each, JSON Lines with -o json")
 	fromStart := fs.Bool("from-start", false, "with --follow, print every stored event first, then new ones")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
+	if _, err := c.parseOutput(fs, args, 0, 0); err != nil {
 		return helpOK(err)
 	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML); err != nil {
-		return err
-	}
 	if *limit < 0 {
-		return c.usageError(fs, "--limit must not be negative")
+		return usageError(fs.FlagSet, "--limit must not be negative")
 	}
 	if *fromStart && (!*follow || *since != "") {
-		return c.usageError(fs, "--from-start goes with --follow and without --since")
+		return usageError(fs.FlagSet, "--from-start goes with --follow and without --since")
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -79,21 +76,11 @@ func (c *apiCLI) events(ctx context.Context, args []string) error {
 		if _, err := api.doJSON(ctx, http.MethodGet, "/api/v1/events", q, nil, &page); err != nil {
 			return err
 		}
-		if *out != fmtTable {
-			return printDoc(c.stdout, *out, jsonArray(page.Events))
-		}
-		tw := newTable(c.stdout)
-		fmt.Fprintln(tw, "ID\tTIME\tDEVICE\tTYPE\tPATH\tDATA")
-		for _, raw := range page.Events {
-			var e eventView
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return err
-			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, timestamp(e.Time), cell(e.EndpointID), cell(e.Type), cell(e.Path), cell(joinKV(e.Data, " ")))
-		}
-		return tw.Flush()
+		return printList(c, *fs.out, page.Events, "ID\tTIME\tDEVICE\tTYPE\tPATH\tDATA", nil, func(e eventView) string {
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", e.ID, timestamp(e.Time), cell(e.EndpointID), cell(e.Type), cell(e.Path), cell(joinKV(e.Data, " ")))
+		})
 	}
-	f := &follower{c: c, api: api, filter: filter, format: *out, limit: *limit, fromStart: *fromStart}
+	f := &follower{c: c, api: api, filter: filter, format: *fs.out, limit: *limit, fromStart: *fromStart}
 	if *since != "" {
 		switch err := f.replay(ctx, *since); {
 		case errors.Is(err, errLimitReached):

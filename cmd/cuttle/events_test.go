@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cuttle/internal/testutil"
 )
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
@@ -89,7 +91,7 @@ func testEventsFollow(t *testing.T, e *apiEnv) {
 	e.ok("device", "add", dev, "Device.LocalAgent.Subscription.", "ID=cli-follow", "NotifType=ValueChange",
 		"ReferenceList=Device.WiFi.SSID.1.SSID", "Enable=true")
 	c, _, stderr := e.cli(e.tokens["viewer"], nil)
-	var out syncBuffer
+	var out testutil.Buffer
 	c.stdout = &out
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)

@@ -61,11 +61,8 @@ func runHealth(ctx context.Context, args []string, stdout io.Writer) error {
 		set.FlagSet().PrintDefaults()
 	}
 	f.define(set)
-	if err := set.Parse(args, nil); err != nil {
-		if errors.Is(err, options.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseOptions(set, args, nil); err != nil {
+		return helpOK(err)
 	}
 	switch rest := set.FlagSet().Args(); len(rest) {
 	case 0:

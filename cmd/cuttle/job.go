@@ -77,14 +77,15 @@ func (j jobView) outcome() error {
 }
 
 func (c *apiCLI) jobCreate(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("job create", "[REQUEST...]",
+	fs, cf := c.outputFlagSet("job create", "[REQUEST...]",
 		`Create a job: one USP operation sent to every device chosen, --concurrency at a time. The request is written as for `+"`cuttle device`"+`:
   get PATH... [--max-depth N]               set PATH=VALUE... [--allow-partial] [--required]
   add OBJPATH [PARAM=VALUE...] [--required]  delete OBJPATH... [--allow-partial]
   operate COMMAND [ARG=VALUE...] [--key K]   instances PATH... [--first-level]
   supported-protocol
 Paths may also be given with --paths. --selector terms status=, model=, manufacturer=, software_version= and q= choose by inventory field; other terms are label terms (site=north,tier!=gold).
-With --wait, progress goes to stderr until the job ends; the exit status is 0 only when every device succeeded.`)
+With --wait, progress goes to stderr until the job ends; the exit status is 0 only when every device succeeded.`,
+		fmtTable, fmtJSON, fmtYAML, fmtID)
 	op := fs.String("op", "", "operation: "+strings.Join(jobOperations, ", ")+" (required)")
 	name := fs.String("name", "", "a name for people")
 	var devices, paths listFlag
@@ -101,18 +102,15 @@ With --wait, progress goes to stderr until the job ends; the exit status is 0 on
 	key := fs.String("key", "", "operate: command key")
 	first := fs.Bool("first-level", false, "instances: only the tables directly under each path")
 	wait := fs.Bool("wait", false, "follow the job's progress until it ends")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML, fmtID)
-	pos, err := c.parse(fs, args, 0, -1)
+	out := fs.out
+	pos, err := c.parseOutput(fs, args, 0, -1)
 	if err != nil {
 		return helpOK(err)
-	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML, fmtID); err != nil {
-		return err
 	}
 	spec := map[string]any{"operation": *op}
 	request, err := jobRequest(*op, paths, pos, jobRequestFlags{*maxDepth, *partial, *required, *key, *first})
 	if err != nil {
-		return c.usageError(fs, "%v", err)
+		return usageError(fs.FlagSet, "%v", err)
 	}
 	spec["request"] = request
 	chosen := 0
@@ -122,7 +120,7 @@ With --wait, progress goes to stderr until the job ends; the exit status is 0 on
 	if *selector != "" {
 		sel, err := parseSelector(*selector)
 		if err != nil {
-			return c.usageError(fs, "--selector: %v", err)
+			return usageError(fs.FlagSet, "--selector: %v", err)
 		}
 		spec["selector"], chosen = sel, chosen+1
 	}
@@ -130,7 +128,7 @@ With --wait, progress goes to stderr until the job ends; the exit status is 0 on
 		spec["selector"], chosen = map[string]string{}, chosen+1
 	}
 	if chosen != 1 {
-		return c.usageError(fs, "choose the devices with one of --devices, --selector and --all-devices")
+		return usageError(fs.FlagSet, "choose the devices with one of --devices, --selector and --all-devices")
 	}
 	if *name != "" {
 		spec["name"] = *name
@@ -235,20 +233,17 @@ func (c *apiCLI) printJob(format string, raw []byte, j jobView) error {
 }
 
 func (c *apiCLI) jobList(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("job ls", "", "List jobs, newest first; -o json prints a JSON array of the API's job objects.")
+	fs, cf := c.outputFlagSet("job ls", "", "List jobs, newest first; -o json prints a JSON array of the API's job objects.",
+		fmtTable, fmtJSON, fmtYAML, fmtID)
 	state := fs.String("state", "", "only jobs in this state: "+strings.Join(jobStates, ", "))
 	op := fs.String("op", "", "only jobs of this operation")
 	limit := fs.Int("limit", 50, "show at most this many jobs")
 	all := fs.Bool("all", false, "show every job")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML, fmtID)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
+	if _, err := c.parseOutput(fs, args, 0, 0); err != nil {
 		return helpOK(err)
 	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML, fmtID); err != nil {
-		return err
-	}
 	if *limit < 1 && !*all {
-		return c.usageError(fs, "--limit must be at least 1")
+		return usageError(fs.FlagSet, "--limit must be at least 1")
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -261,72 +256,24 @@ func (c *apiCLI) jobList(ctx context.Context, args []string) error {
 	if *op != "" {
 		q.Set("operation", *op)
 	}
-	jobs, more, err := c.fetchPages(ctx, api, "/api/v1/jobs", q, "jobs", *limit, *all)
+	jobs, err := c.fetchPages(ctx, api, "/api/v1/jobs", q, "jobs", *limit, *all)
 	if err != nil {
 		return err
 	}
-	if *out == fmtJSON || *out == fmtYAML {
-		return printDoc(c.stdout, *out, jsonArray(jobs))
-	}
-	tw := newTable(c.stdout)
-	if *out == fmtTable {
-		fmt.Fprintln(tw, "ID\tNAME\tOPERATION\tSTATE\tDONE\tOK\tFAILED\tNOT REACHED\tCREATED")
-	}
 	now := time.Now()
-	for _, raw := range jobs {
-		var j jobView
-		if err := json.Unmarshal(raw, &j); err != nil {
-			return err
-		}
-		if *out == fmtID {
-			fmt.Fprintln(c.stdout, j.ID)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%s\n", j.ID, cell(j.Spec.Name), j.Spec.Operation, j.State,
-			j.Done, j.Total, j.Succeeded, j.Failed, j.NotReached, ago(j.Created, now))
-	}
-	if err := tw.Flush(); err != nil {
+	err = printList(c, *fs.out, jobs.items, "ID\tNAME\tOPERATION\tSTATE\tDONE\tOK\tFAILED\tNOT REACHED\tCREATED",
+		func(j jobView) string { return j.ID },
+		func(j jobView) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%s", j.ID, cell(j.Spec.Name), j.Spec.Operation, j.State,
+				j.Done, j.Total, j.Succeeded, j.Failed, j.NotReached, ago(j.Created, now))
+		})
+	if err != nil {
 		return err
 	}
-	if more && *out == fmtTable {
-		fmt.Fprintf(c.stderr, "Showing the newest %d jobs; --all shows every one.\n", len(jobs))
+	if jobs.more && *fs.out == fmtTable {
+		fmt.Fprintf(c.stderr, "Showing the newest %d jobs; --all shows every one.\n", len(jobs.items))
 	}
 	return nil
-}
-
-// fetchPages reads up to limit items (all: every one) of a cursor-paged
-// list whose items are under key; more says whether items were left.
-func (c *apiCLI) fetchPages(ctx context.Context, api *apiClient, path string, q url.Values, key string, limit int, all bool) (items []json.RawMessage, more bool, err error) {
-	q = cloneValues(q)
-	for {
-		size := c.maxPage()
-		if !all {
-			size = min(size, limit-len(items))
-		}
-		q.Set("limit", strconv.Itoa(size))
-		var page map[string]json.RawMessage
-		if _, err := api.doJSON(ctx, http.MethodGet, path, q, nil, &page); err != nil {
-			return nil, false, err
-		}
-		var list []json.RawMessage
-		var next string
-		if err := json.Unmarshal(page[key], &list); err != nil {
-			return nil, false, fmt.Errorf("GET %s: %s: %w", path, key, err)
-		}
-		if n, ok := page["next"]; ok {
-			if err := json.Unmarshal(n, &next); err != nil {
-				return nil, false, fmt.Errorf("GET %s: next: %w", path, err)
-			}
-		}
-		items = append(items, list...)
-		if next == "" {
-			return items, false, nil
-		}
-		if !all && len(items) >= limit {
-			return items, true, nil
-		}
-		q.Set("cursor", next)
-	}
 }
 
 // jobResultView is what the tables show of the API's JobResult object.
@@ -344,22 +291,19 @@ type jobResultView struct {
 }
 
 func (c *apiCLI) jobShow(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("job show", "ID", "Show a job and its progress; with --results, its per-device results in the order they were recorded (-o json: {\"job\": …, \"results\": […]}).")
+	fs, cf := c.outputFlagSet("job show", "ID", "Show a job and its progress; with --results, its per-device results in the order they were recorded (-o json: {\"job\": …, \"results\": […]}).",
+		fmtTable, fmtJSON, fmtYAML)
 	results := fs.Bool("results", false, "also list the per-device results")
 	var statuses listFlag
 	fs.Var(&statuses, "status", "with --results: only results with these statuses (ok, usp_error, bad_response, timeout, unreachable, canceled, skipped, error)")
 	limit := fs.Int("limit", 100, "with --results: show at most this many results")
 	all := fs.Bool("all", false, "with --results: show every result")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
-	pos, err := c.parse(fs, args, 1, 1)
+	pos, err := c.parseOutput(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
 	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML); err != nil {
-		return err
-	}
 	if !*results && (len(statuses) > 0 || *all) {
-		return c.usageError(fs, "--status and --all go with --results")
+		return usageError(fs.FlagSet, "--status and --all go with --results")
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -370,22 +314,21 @@ func (c *apiCLI) jobShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var list []json.RawMessage
-	more := false
+	var list pagedList
 	if *results {
 		q := url.Values{}
 		for _, s := range statuses {
 			q.Add("status", s)
 		}
-		if list, more, err = c.fetchPages(ctx, api, "/api/v1/jobs/"+escapeID(pos[0])+"/results", q, "results", *limit, *all); err != nil {
+		if list, err = c.fetchPages(ctx, api, "/api/v1/jobs/"+escapeID(pos[0])+"/results", q, "results", *limit, *all); err != nil {
 			return err
 		}
 	}
-	if *out != fmtTable {
+	if *fs.out != fmtTable {
 		if *results {
-			raw = fmt.Appendf(nil, `{"job":%s,"results":%s}`, raw, jsonArray(list))
+			raw = fmt.Appendf(nil, `{"job":%s,"results":%s}`, raw, jsonArray(list.items))
 		}
-		return printDoc(c.stdout, *out, raw)
+		return printDoc(c.stdout, *fs.out, raw)
 	}
 	tw := newTable(c.stdout)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, cell(v)) }
@@ -420,7 +363,7 @@ func (c *apiCLI) jobShow(ctx context.Context, args []string) error {
 	fmt.Fprintln(c.stdout)
 	tw = newTable(c.stdout)
 	fmt.Fprintln(tw, "DEVICE\tSTATUS\tERROR\tFINISHED")
-	for _, r := range list {
+	for _, r := range list.items {
 		var res jobResultView
 		if err := json.Unmarshal(r, &res); err != nil {
 			return err
@@ -443,21 +386,18 @@ func (c *apiCLI) jobShow(ctx context.Context, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if more {
-		fmt.Fprintf(c.stderr, "Showing the first %d results; --all shows every one.\n", len(list))
+	if list.more {
+		fmt.Fprintf(c.stderr, "Showing the first %d results; --all shows every one.\n", len(list.items))
 	}
 	return nil
 }
 
 func (c *apiCLI) jobCancel(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("job cancel", "ID", "Cancel a pending or running job: requests in flight are abandoned and devices without a result are recorded as canceled.")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
-	pos, err := c.parse(fs, args, 1, 1)
+	fs, cf := c.outputFlagSet("job cancel", "ID", "Cancel a pending or running job: requests in flight are abandoned and devices without a result are recorded as canceled.",
+		fmtTable, fmtJSON, fmtYAML)
+	pos, err := c.parseOutput(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
-	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML); err != nil {
-		return err
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -468,8 +408,8 @@ func (c *apiCLI) jobCancel(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out != fmtTable {
-		return printDoc(c.stdout, *out, raw)
+	if *fs.out != fmtTable {
+		return printDoc(c.stdout, *fs.out, raw)
 	}
 	if j.final() {
 		fmt.Fprintf(c.stdout, "job %s %s (%s)\n", j.ID, j.State, j.progress())

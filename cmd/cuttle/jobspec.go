@@ -74,51 +74,28 @@ func jobRequest(op string, flagPaths, pos []string, f jobRequestFlags) (map[stri
 		if len(paths) == 0 {
 			return nil, fmt.Errorf("%s needs paths (arguments or --paths)", op)
 		}
-		r := map[string]any{"paths": []string(paths)}
-		switch {
-		case op == "get" && f.maxDepth > 0:
-			r["max_depth"] = f.maxDepth
-		case op == "delete":
-			r["allow_partial"] = f.partial
-		case op == "instances":
-			r["first_level_only"] = f.firstLevel
+		switch op {
+		case "get":
+			return getRequest(paths, f.maxDepth), nil
+		case "delete":
+			return deleteRequest(paths, f.partial), nil
 		}
-		return r, nil
+		return instancesRequest(paths, f.firstLevel), nil
 	case "set":
 		if err := need(1, "PATH=VALUE arguments"); err != nil {
 			return nil, err
 		}
-		objs, err := groupSet(pos, f.require)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]any{"allow_partial": f.partial, "objects": objs}, nil
+		return setRequest(pos, f.partial, f.require)
 	case "add":
 		if err := need(1, "an OBJPATH argument"); err != nil {
 			return nil, err
 		}
-		params, err := paramAssignments(pos[1:])
-		if err != nil {
-			return nil, err
-		}
-		obj := setObject{Path: pos[0], Params: params}
-		if f.require {
-			obj.Required = sortedPaths(params)
-		}
-		return map[string]any{"objects": []setObject{obj}}, nil
+		return addRequest(pos[0], pos[1:], f.require)
 	case "operate":
 		if err := need(1, "a COMMAND argument"); err != nil {
 			return nil, err
 		}
-		inputs, err := paramAssignments(pos[1:])
-		if err != nil {
-			return nil, err
-		}
-		r := map[string]any{"command": pos[0], "input_args": inputs}
-		if f.key != "" {
-			r["command_key"] = f.key
-		}
-		return r, nil
+		return operateRequest(pos[0], pos[1:], f.key)
 	case "supported-protocol":
 		if len(paths) > 0 {
 			return nil, errors.New("supported-protocol takes no arguments")

@@ -32,7 +32,7 @@ func commands() []command {
 		{"up", "run Cuttle on this machine with its embedded defaults", runUp},
 		{"broker", "run the MQTT 5 broker against a NATS server or cluster", runBroker},
 		{"controller", "run the USP controller and its REST API against a NATS server or cluster", runController},
-		{"creds", "manage device, controller and admin credentials in NATS KV", runCreds},
+		{"creds", "manage device, controller and admin credentials (NATS KV or the API)", runCreds},
 		{"device", "list, query, label and operate devices through the API", runDevice},
 		{"job", "run one USP operation over many devices through the API", runJob},
 		{"events", "query or follow the device event log through the API", runEvents},

@@ -114,11 +114,8 @@ func runNATS(ctx context.Context, args []string, stdout io.Writer) error {
 	var f natsServerFlags
 	set := options.New("nats", os.Stderr)
 	f.define(set)
-	if err := set.Parse(args, nil); err != nil {
-		if errors.Is(err, options.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseOptions(set, args, nil); err != nil {
+		return helpOK(err)
 	}
 	if rest := set.FlagSet().Args(); len(rest) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,32 +16,15 @@ import (
 // once it has said it is ready.
 func startNATSCommand(t *testing.T, args ...string) string {
 	t.Helper()
-	var out syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runNATS(ctx, args, &out) }()
+	cmd := startCommand(t, "cuttle nats", func(ctx context.Context, stdout, _ io.Writer) error {
+		return runNATS(ctx, args, stdout)
+	})
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := cmd.stop(); err != nil {
 			t.Errorf("cuttle nats: %v", err)
 		}
 	})
-	re := regexp.MustCompile(`ready on (nats://\S+)`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("cuttle nats exited: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cuttle nats did not start:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return cmd.waitOutput(`ready on (nats://\S+)`, 10*time.Second)[1]
 }
 
 func TestNATSCommandServesJetStream(t *testing.T) {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"cuttle/embednats"
+	"cuttle/internal/natstest"
 	"cuttle/internal/options"
+	"cuttle/internal/testutil"
 )
 
 // TestReplicasOnCluster runs the broker's and the controller's start-up on a
@@ -37,7 +36,7 @@ func TestReplicasOnCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Until the cluster has a meta leader, JetStream requests fail.
-		retryUntil(t, ctx, "broker start-up", func(ctx context.Context) error {
+		testutil.Retry(t, ctx, "broker start-up", 5*time.Second, func(ctx context.Context) error {
 			_, _, err := f.startBroker(ctx, js, log)
 			return err
 		})
@@ -53,7 +52,7 @@ func TestReplicasOnCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	var run func(g *errgroup.Group, ctx context.Context)
-	retryUntil(t, ctx, "controller start-up", func(ctx context.Context) (err error) {
+	testutil.Retry(t, ctx, "controller start-up", 5*time.Second, func(ctx context.Context) (err error) {
 		_, run, err = f.startController(ctx, js, log, io.Discard)
 		return err
 	})
@@ -96,36 +95,11 @@ func TestReplicasOutOfRange(t *testing.T) {
 // returns JetStream through a connection to all of them.
 func startTestCluster(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	var ports []int
-	var routes string
-	for range 3 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		ports = append(ports, p)
-		if routes != "" {
-			routes += ","
-		}
-		routes += fmt.Sprintf("nats://127.0.0.1:%d", p)
+	var urls []string
+	for _, s := range natstest.StartCluster(t, 3, "replicas-test") {
+		urls = append(urls, s.ClientURL())
 	}
-	var urls string
-	for i, p := range ports {
-		s, err := embednats.StartCluster(embednats.Config{
-			DataDir: t.TempDir(), Port: embednats.RandomPort, ServerName: fmt.Sprintf("n%d", i+1), User: "u", Password: "p",
-		}, embednats.ClusterConfig{Name: "replicas-test", Port: p, Routes: simSplit(routes)})
-		if err != nil {
-			t.Fatalf("node %d: %v", i+1, err)
-		}
-		t.Cleanup(s.Shutdown)
-		if urls != "" {
-			urls += ","
-		}
-		urls += s.ClientURL()
-	}
-	nc, err := nats.Connect(urls, nats.UserInfo("u", "p"))
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo("u", "p"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,23 +109,4 @@ func startTestCluster(t *testing.T) jetstream.JetStream {
 		t.Fatal(err)
 	}
 	return js
-}
-
-// retryUntil calls f, each time with a 5 s deadline, until it succeeds or
-// ctx ends.
-func retryUntil(t *testing.T, ctx context.Context, what string, f func(context.Context) error) {
-	t.Helper()
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := f(actx)
-		cancel()
-		if err == nil {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, err)
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
 }

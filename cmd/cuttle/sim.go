@@ -150,11 +150,8 @@ func newSimSet(f *simFlags, c simCLI) *options.Set {
 func (c simCLI) run(ctx context.Context, args []string) error {
 	var f simFlags
 	set := newSimSet(&f, c)
-	if err := set.Parse(args, c.getenv); err != nil {
-		if errors.Is(err, options.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseOptions(set, args, c.getenv); err != nil {
+		return helpOK(err)
 	}
 	if rest := set.FlagSet().Args(); len(rest) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
@@ -309,13 +306,13 @@ func (f *simFlags) deviceConfigs(ctx context.Context, p *profile.Profile, log *s
 	}
 	n2 := &credsNATS{url: f.natsURL, user: f.natsUser, password: f.natsPassword, bucket: f.credsBucket,
 		revoked: creds.DefaultRevokedBucket, dataDir: f.dataDir}
-	store, closeNATS, err := n2.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer closeNATS()
-	start := time.Now()
-	devs, err := provisionSimDevices(ctx, store, eids)
+	var devs []fleet.DeviceConfig
+	var start time.Time // of the provisioning, after connecting
+	err := n2.withStore(ctx, func(store *creds.Store) (err error) {
+		start = time.Now()
+		devs, err = provisionSimDevices(ctx, store, eids)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -4,37 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"cuttle/broker"
 	"cuttle/broker/creds"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 )
-
-// simBuffer is a bytes.Buffer safe to read while the simulator writes.
-type simBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *simBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *simBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func writeSimFile(t *testing.T, content string) string {
 	t.Helper()
@@ -151,30 +133,11 @@ func TestSimRepeatableFlags(t *testing.T) {
 // --provision and then with a credentials file, until the status line shows
 // every device connected.
 func TestSimAgainstBroker(t *testing.T) {
-	ns := natstest.Start(t)
-	_, js := natstest.JetStream(t, ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = mirror.Run(ctx) })
-	b, err := broker.New(broker.Config{
+	cs := credstest.Start(t, creds.MirrorConfig{})
+	ns, store, ctx := cs.NATS, cs.Store, t.Context()
+	b := brokertest.Run(t, broker.Config{
 		Listeners:   []broker.ListenerConfig{{Name: "tcp", Type: broker.ListenerTCP, Addr: "127.0.0.1:0"}},
-		Credentials: mirror, Registerer: prometheus.NewRegistry(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { _ = b.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
+		Credentials: cs.Mirror,
 	})
 	if _, _, err := store.Add(ctx, creds.AddRequest{Role: creds.RoleController, EndpointID: "self::sim-test"}); err != nil {
 		t.Fatal(err)
@@ -211,32 +174,12 @@ func TestSimAgainstBroker(t *testing.T) {
 // then stops it and returns the output.
 func runSimUntil(t *testing.T, args []string, want string) string {
 	t.Helper()
-	var out, errOut simBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- simCLI{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}.run(ctx, args)
-	}()
-	deadline := time.After(20 * time.Second)
-	for !strings.Contains(out.String(), want) {
-		select {
-		case err := <-done:
-			t.Fatalf("cuttle sim ended: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
-		case <-deadline:
-			cancel()
-			<-done
-			t.Fatalf("no %q within 20s\nstdout:\n%s\nstderr:\n%s", want, out.String(), errOut.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+	sim := startCommand(t, "cuttle sim", func(ctx context.Context, stdout, stderr io.Writer) error {
+		return simCLI{stdout: stdout, stderr: stderr, getenv: func(string) string { return "" }}.run(ctx, args)
+	})
+	sim.waitOutput(regexp.QuoteMeta(want), 20*time.Second)
+	if err := sim.stop(); err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("cuttle sim: %v", err)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("cuttle sim: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("cuttle sim did not stop")
-	}
-	return out.String()
+	return sim.out.String()
 }

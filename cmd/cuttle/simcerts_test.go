@@ -1,20 +1,17 @@
 package main
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"cuttle/broker"
 	"cuttle/broker/certs"
 	"cuttle/broker/creds"
-	"cuttle/internal/natstest"
 	"cuttle/internal/testpki"
+	"cuttle/internal/testutil/brokertest"
+	"cuttle/internal/testutil/credstest"
 	"cuttle/simulator/fleet"
 )
 
@@ -23,20 +20,8 @@ import (
 // per device named after its endpoint ID, as deploy/tls/make-certs.sh
 // writes them for the Compose stack.
 func TestSimOverMTLS(t *testing.T) {
-	ns := natstest.Start(t)
-	_, js := natstest.JetStream(t, ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = mirror.Run(ctx) })
-
+	cs := credstest.Start(t, creds.MirrorConfig{})
+	store, ctx := cs.Store, t.Context()
 	ca := testpki.NewCA(t, "sim test CA")
 	dir := t.TempDir()
 	caFile := ca.WriteCert(t, dir)
@@ -62,20 +47,12 @@ func TestSimOverMTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b, err := broker.New(broker.Config{
+	b := brokertest.Run(t, broker.Config{
 		Listeners: []broker.ListenerConfig{{
 			Name: "tls", Type: broker.ListenerTLS, Addr: "127.0.0.1:0", Auth: broker.AuthCert, IdentityFrom: certs.IdentityCN,
 			TLS: certs.Config{CertFile: serverCert, KeyFile: serverKey, ClientCAFile: caFile},
 		}},
-		Credentials: mirror, Registerer: prometheus.NewRegistry(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Go(func() { _ = b.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
+		Credentials: cs.Mirror,
 	})
 
 	file := writeSimFile(t, strings.Join(lines, "\n")+"\n")

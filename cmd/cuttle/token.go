@@ -44,22 +44,19 @@ func (t tokenView) state(now time.Time) string {
 var tokenRoles = []string{"admin", "operator", "viewer"}
 
 func (c *apiCLI) tokenCreate(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("token create", "", "Create an API token. Its secret is printed this once: store it (CUTTLE_TOKEN) now. Roles: viewer reads; operator also runs USP operations and jobs and manages devices; admin also manages tokens and credentials.")
+	fs, cf := c.outputFlagSet("token create", "", "Create an API token. Its secret is printed this once: store it (CUTTLE_TOKEN) now. Roles: viewer reads; operator also runs USP operations and jobs and manages devices; admin also manages tokens and credentials.",
+		fmtTable, fmtJSON, fmtYAML)
 	name := fs.String("name", "", "what the token is for, shown in the audit log (required)")
 	role := fs.String("role", "", "admin, operator or viewer (required)")
 	ttl := fs.Duration("ttl", 0, "lifetime, such as 720h (default: no expiry)")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
+	if _, err := c.parseOutput(fs, args, 0, 0); err != nil {
 		return helpOK(err)
-	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML); err != nil {
-		return err
 	}
 	switch {
 	case *name == "" || *role == "":
-		return c.usageError(fs, "--name and --role are required")
+		return usageError(fs.FlagSet, "--name and --role are required")
 	case *ttl < 0:
-		return c.usageError(fs, "--ttl must not be negative")
+		return usageError(fs.FlagSet, "--ttl must not be negative")
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -77,8 +74,8 @@ func (c *apiCLI) tokenCreate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out != fmtTable {
-		return printDoc(c.stdout, *out, raw)
+	if *fs.out != fmtTable {
+		return printDoc(c.stdout, *fs.out, raw)
 	}
 	tw := newTable(c.stdout)
 	fmt.Fprintln(tw, "ID\tNAME\tROLE\tEXPIRES\tSECRET")
@@ -91,13 +88,10 @@ func (c *apiCLI) tokenCreate(ctx context.Context, args []string) error {
 }
 
 func (c *apiCLI) tokenList(ctx context.Context, args []string) error {
-	fs, cf := c.flagSet("token ls", "", "List API tokens, revoked ones included; secrets are never shown again.")
-	out := c.outputFlag(fs, fmtTable, fmtJSON, fmtYAML, fmtID)
-	if _, err := c.parse(fs, args, 0, 0); err != nil {
+	fs, cf := c.outputFlagSet("token ls", "", "List API tokens, revoked ones included; secrets are never shown again.",
+		fmtTable, fmtJSON, fmtYAML, fmtID)
+	if _, err := c.parseOutput(fs, args, 0, 0); err != nil {
 		return helpOK(err)
-	}
-	if err := c.checkOutput(fs, *out, fmtTable, fmtJSON, fmtYAML, fmtID); err != nil {
-		return err
 	}
 	api, err := c.client(cf)
 	if err != nil {
@@ -109,27 +103,13 @@ func (c *apiCLI) tokenList(ctx context.Context, args []string) error {
 	if _, err := api.doJSON(ctx, http.MethodGet, "/api/v1/tokens", nil, nil, &page); err != nil {
 		return err
 	}
-	if *out == fmtJSON || *out == fmtYAML {
-		return printDoc(c.stdout, *out, jsonArray(page.Tokens))
-	}
-	tw := newTable(c.stdout)
-	if *out == fmtTable {
-		fmt.Fprintln(tw, "ID\tNAME\tROLE\tSTATE\tCREATED BY\tLAST USED\tEXPIRES")
-	}
 	now := time.Now()
-	for _, raw := range page.Tokens {
-		var t tokenView
-		if err := json.Unmarshal(raw, &t); err != nil {
-			return err
-		}
-		if *out == fmtID {
-			fmt.Fprintln(c.stdout, t.ID)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, cell(t.Name), t.Role, t.state(now), cell(t.CreatedBy),
-			ago(t.LastUsed, now), timestamp(t.Expires))
-	}
-	return tw.Flush()
+	return printList(c, *fs.out, page.Tokens, "ID\tNAME\tROLE\tSTATE\tCREATED BY\tLAST USED\tEXPIRES",
+		func(t tokenView) string { return t.ID },
+		func(t tokenView) string {
+			return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", t.ID, cell(t.Name), t.Role, t.state(now), cell(t.CreatedBy),
+				ago(t.LastUsed, now), timestamp(t.Expires))
+		})
 }
 
 func (c *apiCLI) tokenRevoke(ctx context.Context, args []string) error {
@@ -142,14 +122,11 @@ func (c *apiCLI) tokenRevoke(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range pos {
+	return forEachID(pos, func(id string) error {
 		if _, err := api.do(ctx, http.MethodDelete, "/api/v1/tokens/"+escapeID(id), nil, nil); err != nil {
-			if len(pos) > 1 {
-				return fmt.Errorf("%s: %w", id, err)
-			}
 			return err
 		}
 		fmt.Fprintf(c.stdout, "revoked %s\n", id)
-	}
-	return nil
+		return nil
+	})
 }

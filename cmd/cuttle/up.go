@@ -39,11 +39,8 @@ func runUp(ctx context.Context, args []string, stdout io.Writer) error {
 	f.broker.defineFor(set, true)
 	f.controller.define(set, true)
 	set.Int(&f.demo, "demo", 0, "also run this many simulated devices, with provisioned credentials")
-	if err := set.Parse(args, nil); err != nil {
-		if errors.Is(err, options.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseOptions(set, args, nil); err != nil {
+		return helpOK(err)
 	}
 	log, err := newLogger(f.broker.logLevel, os.Stderr)
 	if err != nil {

@@ -4,65 +4,33 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"cuttle/internal/testutil"
+
 	"github.com/eclipse/paho.golang/paho"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while runUp writes to it.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestUp runs `cuttle up` on free ports, provisions a device with `cuttle
 // creds` (which finds the embedded NATS through the data directory), connects
 // it, and stops everything within 5 s.
 func TestUp(t *testing.T) {
 	data := t.TempDir()
-	var out syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runUp(ctx, []string{"--data", data, "--nats-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
-			"--ws-addr", "127.0.0.1:0", "--broker-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--demo", "3", "--log-level", "warn"}, &out)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
+	up := startCommand(t, "cuttle up", func(ctx context.Context, stdout, _ io.Writer) error {
+		return runUp(ctx, []string{"--data", data, "--nats-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0",
+			"--ws-addr", "127.0.0.1:0", "--broker-http-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--demo", "3", "--log-level", "warn"}, stdout)
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(out.String(), "Press Ctrl-C") {
-		if time.Now().After(deadline) {
-			t.Fatalf("cuttle up did not start:\n%s", out.String())
-		}
-		select {
-		case err := <-done:
-			done <- err // for the cleanup
-			t.Fatalf("cuttle up returned %v:\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	up.waitOutput("Press Ctrl-C", 15*time.Second)
+	out := &up.out
+	ctx := t.Context()
 	m := regexp.MustCompile(`MQTT tcp:\s+(\S+)`).FindStringSubmatch(out.String())
 	if m == nil {
 		t.Fatalf("no MQTT address in:\n%s", out.String())
@@ -102,13 +70,13 @@ func TestUp(t *testing.T) {
 	if got, want := readLocalAPI(data)+"/api/v1", apiURL[1]; got != want {
 		t.Errorf("api.json names %s, the API is at %s", got, want)
 	}
-	waitUp(t, "the CLI to list the demo devices through api.json", func() bool {
+	testutil.Eventually(t, 20*time.Second, "the CLI to list the demo devices through api.json", func() bool {
 		var stdout, stderr bytes.Buffer
 		cli := &apiCLI{stdout: &stdout, stderr: &stderr, getenv: func(k string) string { return map[string]string{"CUTTLE_DATA": data}[k] }}
 		return cli.dispatch(ctx, "device", []string{"ls", "-o", "id"}) == nil && strings.Count(stdout.String(), "\n") == 3
 	})
 
-	waitUp(t, "3 demo devices online in the API", func() bool {
+	testutil.Eventually(t, 20*time.Second, "3 demo devices online in the API", func() bool {
 		req, _ := http.NewRequest("GET", apiURL[1]+"/devices?status=online", nil)
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
 		resp, err := http.DefaultClient.Do(req)
@@ -144,29 +112,11 @@ func TestUp(t *testing.T) {
 	_ = cl.Disconnect(&paho.Disconnect{})
 
 	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("cuttle up returned %v", err)
-		}
-		if took := time.Since(start); took > 5*time.Second {
-			t.Errorf("shutdown took %v, want < 5s", took)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("cuttle up did not stop")
+	if err := up.stop(); err != nil {
+		t.Errorf("cuttle up returned %v", err)
 	}
-	done <- nil // for the cleanup
-}
-
-func waitUp(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %v, want < 5s", took)
 	}
 }
 
