@@ -501,15 +501,123 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	// Rotate a credential's secret: the new one is shown once, and in NATS
+	// KV, where the brokers read credentials, only the new one verifies.
+	b.step("10b-rotate-secret", 60*time.Second, func(ctx context.Context) error {
+		secret := `document.querySelector('.secret input')?.value`
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`#nav a[href="#/credentials"]`), chromedp.NodeVisible),
+			chromedp.WaitVisible(chromedp.CSS(`table[aria-label="Credentials"]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name="endpoint_id"]`), rotatedEID),
+			chromedp.Click(chromedp.Search(`//button[text()="Create credential"]`), chromedp.NodeVisible),
+			b.waitFor(secret+`?.length > 10 && `+rowOf("Credentials", rotatedEID), 20*time.Second),
+		); err != nil {
+			return err
+		}
+		old, err := chromedp.Run(ctx, chromedp.Evaluate[string](secret))
+		if err != nil {
+			return err
+		}
+		if err := chromedp.Do(ctx,
+			b.pressInRow(rowOf("Credentials", rotatedEID), "Rotate secret"),
+			b.waitFor(`(t => t.includes('old secret stops working') && t.includes('must be given the new one'))(document.querySelector('dialog.confirm[open]')?.textContent ?? '')`, 5*time.Second),
+		); err != nil {
+			return err
+		}
+		b.screenshot("10b-rotate-confirm")
+		if err := chromedp.Do(ctx,
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			// Shown once like a new secret, with the focus on it.
+			b.waitFor(fmt.Sprintf(`%s?.length > 10 && %s !== %q && document.activeElement === document.querySelector('.secret input')
+				&& document.querySelector('.secret').textContent.includes('The new secret of %s is shown only now')
+				&& document.querySelector('.secret button')?.textContent === 'Copy'`, secret, secret, old, rotatedEID), 20*time.Second),
+		); err != nil {
+			return err
+		}
+		shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](secret))
+		if err != nil {
+			return err
+		}
+		c, err := up.credential(ctx, rotatedEID)
+		if err != nil {
+			return err
+		}
+		if c.Verify(old) || !c.Verify(shown) {
+			return fmt.Errorf("after the rotation, the old secret verifies: %v, the shown one: %v (want false, true)", c.Verify(old), c.Verify(shown))
+		}
+		return nil
+	})
+
+	// Revoke a client certificate, then accept it again; a spec that is
+	// neither a serial nor a fingerprint is refused in the form.
+	b.step("10c-accept-certificate-again", 60*time.Second, func(ctx context.Context) error {
+		const spec = "serial:0a1b2c"
+		row := rowOf("Revoked certificates", spec)
+		revoked := func() (bool, error) {
+			var list struct{ Revoked []struct{ Spec string } }
+			if err := cuttleAPI.do("GET", "/api/v1/credentials/revoked", nil, &list); err != nil {
+				return false, err
+			}
+			for _, r := range list.Revoked {
+				if r.Spec == spec {
+					return true, nil
+				}
+			}
+			return false, nil
+		}
+		if err := chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.CSS(`input[name="spec"]`), "md5:00"),
+			chromedp.Click(chromedp.Search(`//button[text()="Revoke certificate"]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(`document.querySelector('input[name="spec"]').form.querySelector('.error')?.textContent.includes('spec')`, 20*time.Second),
+			// As tools print a serial; the list shows it normalised.
+			chromedp.SetValue(chromedp.CSS(`input[name="spec"]`), "serial:0A:1B:2C"),
+			chromedp.SendKeys(chromedp.CSS(`input[name="reason"]`), "browser test: lost"),
+			chromedp.Click(chromedp.Search(`//button[text()="Revoke certificate"]`), chromedp.NodeVisible),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(row+`?.textContent.includes('browser test: lost')`, 20*time.Second),
+			chromedp.ScrollIntoView(chromedp.CSS(`table[aria-label="Revoked certificates"]`)),
+		); err != nil {
+			return err
+		}
+		if ok, err := revoked(); err != nil || !ok {
+			return fmt.Errorf("the API lists %s as revoked: %v, %v", spec, ok, err)
+		}
+		b.screenshot("10c-certificate-revoked")
+		if err := chromedp.Do(ctx,
+			b.pressInRow(row, "Accept again"),
+			b.waitFor(`document.querySelector('dialog.confirm[open]')?.textContent.includes('Accept `+spec+` again?')`, 5*time.Second),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(`!`+row, 20*time.Second),
+		); err != nil {
+			return err
+		}
+		if ok, err := revoked(); err != nil || ok {
+			return fmt.Errorf("after Accept again, the API lists %s as revoked: %v, %v", spec, ok, err)
+		}
+		return nil
+	})
+
 	// At a phone's width nothing makes the page scroll sideways (tables
 	// scroll inside their own box).
 	b.step("11-phone-width", 60*time.Second, func(ctx context.Context) error {
 		fits := `document.documentElement.scrollWidth <= window.innerWidth + 1`
-		return chromedp.Do(ctx,
+		if err := chromedp.Do(ctx,
 			chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 			b.waitFor(fits, 5*time.Second),
 			chromedp.Navigate(up.url+"/#/devices"),
 			b.waitFor(`document.querySelectorAll('table.devices tbody tr').length === 20`, 20*time.Second),
+			b.waitFor(fits, 5*time.Second),
+		); err != nil {
+			return err
+		}
+		b.screenshot("11a-phone-devices")
+		// The credentials page, with its row actions and a secret shown.
+		return chromedp.Do(ctx,
+			chromedp.Navigate(up.url+"/#/credentials"),
+			b.pressInRow(rowOf("Credentials", rotatedEID), "Rotate secret"),
+			chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+			b.waitFor(`document.activeElement === document.querySelector('.secret input')`, 20*time.Second),
 			b.waitFor(fits, 5*time.Second),
 		)
 	})
@@ -518,7 +626,7 @@ func TestBrowser(t *testing.T) {
 	// dark colour scheme.
 	b.step("11b-contrast", 90*time.Second, func(ctx context.Context) error {
 		pages := []string{"#/dashboard", "#/devices", "#/device/" + url.PathEscape(device.EndpointID) + "/overview",
-			"#/device/" + url.PathEscape(device.EndpointID) + "/explorer", "#/jobs", "#/tokens", "#/traffic"}
+			"#/device/" + url.PathEscape(device.EndpointID) + "/explorer", "#/jobs", "#/credentials", "#/tokens", "#/traffic"}
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1366, 760)); err != nil {
 			return err
 		}
@@ -595,14 +703,31 @@ func TestBrowser(t *testing.T) {
 }
 
 // credentialRow is the credentials table's row of the test's credential.
-const credentialRow = `[...document.querySelectorAll('table[aria-label="Credentials"] tbody tr')].find(r => r.textContent.includes('os::012345-BROWSER1'))`
+var credentialRow = rowOf("Credentials", "os::012345-BROWSER1")
+
+// rotatedEID is the credential whose secret the test rotates.
+const rotatedEID = "os::012345-BROWSER2"
+
+// rowOf is a JavaScript expression for the row of the table labelled
+// table that contains text.
+func rowOf(table, text string) string {
+	return fmt.Sprintf(`[...document.querySelectorAll('table[aria-label=%q] tbody tr')].find(r => r.textContent.includes(%q))`, table, text)
+}
 
 // credentialAction presses a button of the test credential's row and
 // confirms.
 func (b *driver) credentialAction(button string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
-		b.waitFor(fmt.Sprintf(`[...(%s?.querySelectorAll('button') ?? [])].some(b => b.textContent === %q)`, credentialRow, button), 20*time.Second),
-		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...%s.querySelectorAll('button')].find(b => b.textContent === %q).click(); 0`, credentialRow, button)),
+		b.pressInRow(credentialRow, button),
 		chromedp.Click(chromedp.CSS(`dialog.confirm button[value="yes"]`), chromedp.NodeVisible),
+	)
+}
+
+// pressInRow presses the button labelled button in row, once it is there
+// (a refresh of the list could land in between).
+func (b *driver) pressInRow(row, button string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		b.waitFor(fmt.Sprintf(`[...(%s?.querySelectorAll('button') ?? [])].some(b => b.textContent === %q)`, row, button), 20*time.Second),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`[...%s.querySelectorAll('button')].find(b => b.textContent === %q).click(); 0`, row, button)),
 	)
 }

@@ -19,6 +19,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"cuttle/broker/creds"
 )
 
 // driver runs the steps in one browser tab.
@@ -136,6 +140,7 @@ func findChromium() string {
 type upProcess struct {
 	url   string // the console, http://127.0.0.1:port
 	token string // the bootstrap admin token
+	data  string // its data directory
 }
 
 // startUp builds cuttle and runs `cuttle up --demo n` on free ports in its
@@ -214,7 +219,35 @@ func startUp(t *testing.T, n int) *upProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &upProcess{url: url, token: strings.TrimSpace(string(token))}
+	return &upProcess{url: url, token: strings.TrimSpace(string(token)), data: data}
+}
+
+// credential reads a broker credential from the credentials bucket in
+// NATS KV, where the brokers read it too, with the address and password
+// that `cuttle up` keeps in <data>/nats.json.
+func (u *upProcess) credential(ctx context.Context, username string) (creds.Credential, error) {
+	b, err := os.ReadFile(filepath.Join(u.data, "nats.json"))
+	if err != nil {
+		return creds.Credential{}, err
+	}
+	var local struct{ URL, User, Password string }
+	if err := json.Unmarshal(b, &local); err != nil {
+		return creds.Credential{}, fmt.Errorf("reading nats.json: %w", err)
+	}
+	nc, err := nats.Connect(local.URL, nats.UserInfo(local.User, local.Password), nats.Timeout(10*time.Second))
+	if err != nil {
+		return creds.Credential{}, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return creds.Credential{}, err
+	}
+	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
+	if err != nil {
+		return creds.Credential{}, err
+	}
+	return store.Get(ctx, username)
 }
 
 // syncBuffer is a bytes.Buffer that the process writes while the test reads.

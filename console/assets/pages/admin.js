@@ -31,21 +31,40 @@ async function credentials(main, ctx) {
     h('div', { class: 'inline' }, field('Role', role), field('Endpoint ID', endpoint, 'Devices and controllers: the USP endpoint ID.'),
       field('Username', username, 'Default: the endpoint ID.'), field('Password', password, 'Empty: the broker generates a token.')),
     msg, create);
-  main.append(h('h1', null, 'Credentials'), h('p', { class: 'muted' }, 'Who may connect to the MQTT brokers. Revoking a client certificate is done with cuttle creds revoke-cert.'), shown, form, h('h2', null, 'All credentials'), listBox);
+  const certs = revokedCerts(ctx);
+  main.append(h('h1', null, 'Credentials'), h('p', { class: 'muted' }, 'Who may connect to the MQTT brokers, with a username and secret or with a client certificate.'),
+    shown, form, h('h2', null, 'All credentials'), listBox, h('h2', null, 'Revoked client certificates'),
+    h('p', { class: 'muted' }, 'The brokers refuse, and disconnect, clients that present one of these certificates.'), certs.form, certs.list);
 
+  // showSecret puts a secret on screen once and moves the keyboard to it:
+  // a rotation re-renders the row whose button had the focus.
+  const showSecret = (label, secret) => {
+    const box = secretBox(label, secret);
+    replace(shown, box);
+    box.querySelector('input').focus();
+  };
   const load = async () => {
     const r = await api.get('/api/v1/credentials', { signal: ctx.signal });
+    const path = (c, verb) => `/api/v1/credentials/${encodeURIComponent(c.username)}${verb ? '/' + verb : ''}`;
     const rows = r.credentials.map((c) => h('tr', null,
       h('td', null, h('code', null, c.username)), h('td', null, c.role), h('td', null, c.endpoint_id ? h('a', { href: `#/device/${encodeURIComponent(c.endpoint_id)}` }, c.endpoint_id) : ''),
       h('td', null, c.secret_kind), h('td', null, badge(c.disabled ? 'disabled' : 'enabled', c.disabled ? 'offline' : 'online')), h('td', null, timeEl(c.updated)),
       h('td', { class: 'actions' },
-        h('button', { type: 'button', class: 'secondary small', onclick: (e) => act(e.target, `${c.disabled ? 'Enable' : 'Disable'} ${c.username}?`, () => api.post(`/api/v1/credentials/${encodeURIComponent(c.username)}/${c.disabled ? 'enable' : 'disable'}`)) }, c.disabled ? 'Enable' : 'Disable'),
-        h('button', { type: 'button', class: 'danger small', onclick: (e) => act(e.target, `Delete ${c.username}? It can no longer connect.`, () => api.del(`/api/v1/credentials/${encodeURIComponent(c.username)}`)) }, 'Delete'))));
+        h('button', { type: 'button', class: 'secondary small', onclick: (e) => act(e.target, `${c.disabled ? 'Enable' : 'Disable'} ${c.username}?`, 'Yes', () => api.post(path(c, c.disabled ? 'enable' : 'disable'))) }, c.disabled ? 'Enable' : 'Disable'),
+        h('button', { type: 'button', class: 'secondary small', onclick: (e) => act(e.target,
+          `Rotate the secret of ${c.username}? The old secret stops working at once: devices using it must be given the new one, which is shown only once.`, 'Rotate secret',
+          () => api.post(path(c, 'rotate')), (r2) => showSecret(`The new secret of ${r2.credential.username}`, r2.secret)) }, 'Rotate secret'),
+        h('button', { type: 'button', class: 'danger small', onclick: (e) => act(e.target, `Delete ${c.username}? It can no longer connect.`, 'Yes', () => api.del(path(c))) }, 'Delete'))));
     replace(listBox, rows.length ? table(['Username', 'Role', 'Endpoint', 'Secret', 'State', 'Updated', ''], rows, { 'aria-label': 'Credentials' }) : h('p', { class: 'muted' }, 'None.'));
   };
-  const act = async (button, question, f) => {
-    if (!(await confirmDialog(question, 'Yes'))) return;
-    try { await busy(button, f); await load(); } catch (e) { flash(e.message, 'error'); }
+  // act confirms, calls f, hands its result to then, and reads the list again.
+  const act = async (button, question, yes, f, then) => {
+    if (!(await confirmDialog(question, yes))) return;
+    try {
+      const r = await busy(button, f);
+      if (then) then(r);
+      await load();
+    } catch (e) { flash(e.message, 'error'); }
   };
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -61,7 +80,43 @@ async function credentials(main, ctx) {
       await load();
     } catch (e2) { replace(msg, errorBox(e2)); }
   });
-  await load();
+  await Promise.all([load(), certs.load()]);
+}
+
+// revokedCerts is the list of revoked client certificates, each with Accept
+// again, and the form that revokes one: {form, list, load}.
+function revokedCerts(ctx) {
+  const listBox = h('div');
+  const spec = h('input', { type: 'text', name: 'spec', required: true, spellcheck: 'false', autocomplete: 'off', placeholder: 'serial:0a1b… or sha256:…' });
+  const reason = h('input', { type: 'text', name: 'reason', autocomplete: 'off' });
+  const revoke = h('button', { type: 'submit', class: 'danger' }, 'Revoke certificate');
+  const msg = h('div', { 'aria-live': 'polite' });
+  const form = h('form', { class: 'card stack', 'aria-labelledby': 'revokecert' }, h('h3', { id: 'revokecert' }, 'Revoke a certificate'),
+    h('div', { class: 'inline' }, field('Certificate', spec, 'Its serial number or SHA-256 fingerprint in hex; colons between bytes are fine.'), field('Reason', reason, 'Optional, for the list.')),
+    msg, revoke);
+
+  const load = async () => {
+    const r = await api.get('/api/v1/credentials/revoked', { signal: ctx.signal });
+    const rows = r.revoked.map((x) => h('tr', null,
+      h('td', { class: 'spec' }, h('code', null, x.spec)), h('td', null, x.reason || ''), h('td', null, timeEl(x.created)),
+      h('td', { class: 'actions' }, h('button', { type: 'button', class: 'secondary small', onclick: async (e) => {
+        if (!(await confirmDialog(`Accept ${x.spec} again? Clients that present this certificate can connect again.`, 'Accept again'))) return;
+        try { await busy(e.target, () => api.post('/api/v1/credentials/unrevoke-cert', { spec: x.spec })); await load(); } catch (e2) { flash(e2.message, 'error'); }
+      } }, 'Accept again'))));
+    replace(listBox, rows.length ? table(['Certificate', 'Reason', 'Revoked', ''], rows, { 'aria-label': 'Revoked certificates' }) : h('p', { class: 'muted' }, 'None.'));
+  };
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    replace(msg);
+    const s = spec.value.trim();
+    if (!(await confirmDialog(`Revoke ${s}? The brokers refuse and disconnect clients that present it.`, 'Revoke'))) return;
+    try {
+      await busy(revoke, () => api.post('/api/v1/credentials/revoke-cert', { spec: s, reason: reason.value.trim() }));
+      form.reset();
+      await load();
+    } catch (e2) { replace(msg, errorBox(e2)); }
+  });
+  return { form, list: listBox, load };
 }
 
 async function tokens(main, ctx) {

@@ -64,6 +64,7 @@ export async function render(main, ctx) {
       h('h2', null, m.direction === 'out' ? 'Controller → device' : 'Device → controller', ': ', m.msg_type || m.record_type || 'record'),
       h('p', { class: 'muted' }, fmtTime(m.time), ' · ', h('a', { href: `#/device/${encodeURIComponent(m.endpoint_id)}` }, m.endpoint_id)),
       h('h3', null, 'MQTT'), h('dl', { class: 'props' }, props.map(([k, v]) => [h('dt', null, k), h('dd', null, v)])),
+      m.publish_error ? errorBox(`Not sent: ${m.publish_error}`) : null,
       m.error ? errorBox(`Not decoded: ${m.error}`) : null,
       h('h3', null, 'Record'), m.record ? pretty(m.record, { class: 'json record' }) : h('p', { class: 'muted' }, '—'),
       h('h3', null, 'Msg'), m.msg ? pretty(m.msg, { class: 'json msg' }) : h('p', { class: 'muted' }, 'No Msg (a session or connect record).'));
@@ -80,7 +81,7 @@ export async function render(main, ctx) {
       h('td', null, new Date(m.time).toLocaleTimeString()),
       h('td', null, h('span', { class: `dir ${m.direction}`, title: m.direction === 'out' ? 'controller to device' : 'device to controller' }, m.direction === 'out' ? '→ out' : '← in')),
       h('td', null, m.endpoint_id),
-      h('td', null, m.error ? badge('undecodable', 'offline') : badge(m.msg_type || m.record_type || '?', (m.msg_type || '').toLowerCase().includes('error') ? 'offline' : 'msg')),
+      h('td', null, m.publish_error ? badge('not sent', 'offline') : m.error ? badge('undecodable', 'offline') : badge(m.msg_type || m.record_type || '?', (m.msg_type || '').toLowerCase().includes('error') ? 'offline' : 'msg')),
       h('td', { class: 'small' }, m.msg_id),
       h('td', null, m.size));
     const choose = () => {
