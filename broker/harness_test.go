@@ -7,10 +7,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +18,8 @@ import (
 	"cuttle/broker/creds"
 	"cuttle/broker/lockout"
 	"cuttle/embednats"
-	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
+	"cuttle/internal/testutil/credstest"
 	"cuttle/usp"
 )
 
@@ -27,6 +28,7 @@ type env struct {
 	t      *testing.T
 	b      *Broker
 	cfg    Config
+	creds  *credstest.Stack
 	store  *creds.Store
 	mirror *creds.Mirror
 	js     jetstream.JetStream
@@ -39,32 +41,16 @@ type env struct {
 // configured by mod (listeners default to one TCP listener on 127.0.0.1:0).
 func startEnv(t *testing.T, mod func(*Config)) *env {
 	t.Helper()
-	ns := natstest.Start(t)
-	_, js := natstest.JetStream(t, ns)
-	ctx, cancel := context.WithCancel(context.Background())
-	store, err := creds.OpenStore(ctx, creds.StoreConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mirror, err := creds.NewMirror(ctx, creds.MirrorConfig{JetStream: js})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = mirror.Run(ctx) })
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-	})
+	cs := credstest.Start(t, creds.MirrorConfig{})
 	cfg := Config{
 		Listeners:   []ListenerConfig{{Name: "tcp", Type: ListenerTCP, Addr: "127.0.0.1:0"}},
-		Credentials: mirror,
+		Credentials: cs.Mirror,
 		Lockout:     lockout.Config{MaxFailures: 5, Window: time.Minute, BaseLockout: time.Minute},
 	}
 	if mod != nil {
 		mod(&cfg)
 	}
-	e := &env{t: t, cfg: cfg, store: store, mirror: mirror, js: js, ns: ns}
+	e := &env{t: t, cfg: cfg, creds: cs, store: cs.Store, mirror: cs.Mirror, js: cs.JS, ns: cs.NATS}
 	e.startBroker()
 	return e
 }
@@ -80,42 +66,19 @@ func (e *env) startBroker() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := b.Run(ctx); err != nil {
-			e.t.Errorf("broker run: %v", err)
-		}
-	}()
-	var once sync.Once
-	e.b, e.stop = b, func() { once.Do(func() { cancel(); <-done }) }
-	e.t.Cleanup(e.stop)
+	e.b, e.stop = b, testutil.Run(e.t, "broker run", 15*time.Second, b.Run)
 }
 
 // addCred provisions a credential and waits until the broker's mirror has it.
 func (e *env) addCred(role creds.Role, eid, username string) string {
 	e.t.Helper()
-	_, secret, err := e.store.Add(context.Background(), creds.AddRequest{Username: username, Role: role, EndpointID: eid})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if username == "" {
-		username = eid
-	}
-	e.waitFor(func() bool { _, ok := e.mirror.Lookup(username); return ok }, "mirror has "+username)
-	return secret
+	return e.creds.Add(e.t, creds.AddRequest{Username: username, Role: role, EndpointID: eid}, 5*time.Second)
 }
 
+// waitFor polls cond for up to 5 s.
 func (e *env) waitFor(cond func() bool, what string) {
 	e.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(e.t, 5*time.Second, what, cond)
 }
 
 // client is a paho MQTT 5 client with a channel of received messages.
@@ -162,6 +125,12 @@ func (e *env) dial(o dialOpts) (*client, byte, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// paho writes a packet as several Writes, which a tls.Conn sends as
+	// several records, and it sends PINGREQ from its own goroutine as soon
+	// as it is connected. The lock it looks for keeps one packet's Writes
+	// together; without it about one mTLS dial in 40 sent a SUBSCRIBE with
+	// a PINGREQ inside it, which the broker rightly refused as malformed.
+	conn = packets.NewThreadSafeConn(conn)
 	c := &client{msgs: make(chan *paho.Publish, 1000), disconnected: make(chan *paho.Disconnect, 1)}
 	c.Client = paho.NewClient(paho.ClientConfig{
 		Conn: conn,
@@ -254,6 +223,24 @@ func (c *client) expectNone(t *testing.T, d time.Duration) {
 	case m := <-c.msgs:
 		t.Fatalf("unexpected message on %s: %q", m.Topic, m.Payload)
 	case <-time.After(d):
+	}
+}
+
+// expectRevoked checks that the broker disconnects c as not authorized
+// within 1 s of since (when its credential or certificate was revoked),
+// waiting up to 2 s.
+func (c *client) expectRevoked(t *testing.T, since time.Time, what string) {
+	t.Helper()
+	select {
+	case d := <-c.disconnected:
+		if d.ReasonCode != codeNotAuthorized {
+			t.Errorf("%s: DISCONNECT 0x%02x, want 0x87", what, d.ReasonCode)
+		}
+		if took := time.Since(since); took > time.Second {
+			t.Errorf("%s: disconnected after %v, want < 1s", what, took)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatalf("%s was not disconnected", what)
 	}
 }
 

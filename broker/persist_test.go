@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"cuttle/broker/creds"
 	"cuttle/broker/presence"
 	"cuttle/internal/testpki"
+	"cuttle/internal/testutil"
 )
 
 // TestPersistentSessionSurvivesRestart: a QoS 1 message queued for an
@@ -38,7 +40,10 @@ func TestPersistentSessionSurvivesRestart(t *testing.T) {
 	if code := ctl.publish(t, &paho.Publish{Topic: "usp/v1/agent/" + devA, QoS: 1, Payload: payload}); code != codeSuccess {
 		t.Fatalf("publish 0x%02x", code)
 	}
-	time.Sleep(100 * time.Millisecond) // let the store write the queued message
+	e.waitQueued(devA, 1)
+	// Mochi stores the message right after queuing it, in the publisher's
+	// goroutine, and nothing the test can see follows the write.
+	time.Sleep(100 * time.Millisecond)
 
 	e.stop()
 	e.startBroker()
@@ -91,6 +96,7 @@ func TestRestoredSessionAuthorized(t *testing.T) {
 			if code := ctl.publish(t, &paho.Publish{Topic: "usp/v1/agent/" + devA, QoS: 1, Payload: payload}); code != codeSuccess {
 				t.Fatalf("publish 0x%02x", code)
 			}
+			e.waitQueued(devA, 1)
 			if byCert {
 				opts.tls = p.clientTLS(&cert)
 			}
@@ -167,19 +173,29 @@ func TestPresence(t *testing.T) {
 	waitPresence(t, kv, devA, false)
 }
 
+// waitQueued waits until the offline session of clientID holds n
+// messages. The broker sends PUBACK before it hands a message to the
+// subscribers, so the PUBACK alone does not mean the message is queued;
+// a device reconnecting in between takes over its session without it
+// (Mochi moves the inflight messages to the new client before the new
+// client replaces the old one in its table), and never receives it.
+func (e *env) waitQueued(clientID string, n int) {
+	e.t.Helper()
+	e.waitFor(func() bool {
+		cl, ok := e.b.server.Clients.Get(clientID)
+		return ok && cl.State.Inflight.Len() == n
+	}, fmt.Sprintf("%d messages queued for %s", n, clientID))
+}
+
 func waitPresence(t *testing.T, kv jetstream.KeyValue, eid string, online bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.EventuallyOK(t, 5*time.Second, func() string {
 		p, err := presence.Get(context.Background(), kv, eid)
 		if err == nil && p.Online == online {
-			return
+			return ""
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("presence of %s: %+v, %v; want online=%v", eid, p, err, online)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return fmt.Sprintf("presence of %s: %+v, %v; want online=%v", eid, p, err, online)
+	})
 }
 
 func TestPacketIDFromKey(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eclipse/paho.golang/packets"
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/gorilla/websocket"
 
@@ -25,12 +26,14 @@ func TestWebSocket(t *testing.T) {
 	if _, resp, err := d.Dial("ws://"+e.b.Addr("ws")+"/elsewhere", nil); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
 		t.Errorf("a path other than /mqtt was served: %v", err)
 	}
+	// paho writes a packet in pieces under a Locker; without one, the
+	// PINGREQ it sends at once can land inside the SUBSCRIBE (as in dial).
 	ws, _, err := d.Dial("ws://"+e.b.Addr("ws")+"/mqtt", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	msgs := make(chan *paho.Publish, 10)
-	dev := paho.NewClient(paho.ClientConfig{Conn: &wsConn{Conn: ws}, OnPublishReceived: []func(paho.PublishReceived) (bool, error){
+	dev := paho.NewClient(paho.ClientConfig{Conn: packets.NewThreadSafeConn(&wsConn{Conn: ws}), OnPublishReceived: []func(paho.PublishReceived) (bool, error){
 		func(pr paho.PublishReceived) (bool, error) { msgs <- pr.Packet; return true, nil },
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -6,10 +6,11 @@ import (
 	"time"
 
 	"cuttle/internal/testpki"
+	"cuttle/internal/testutil"
 )
 
 func TestClientAuth(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t, 3*time.Second)
 	f := newFixture(t)
 	clientCA, otherCA := testpki.NewCA(t, "device CA"), testpki.NewCA(t, "other CA")
 	caFile := clientCA.WriteCert(t, t.TempDir())

@@ -14,10 +14,11 @@ import (
 	"time"
 
 	"cuttle/internal/testpki"
+	"cuttle/internal/testutil"
 )
 
 func TestReloadKeepsConnections(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t, 3*time.Second)
 	f := newFixture(t)
 	r, err := New(Config{CertFile: f.certFile, KeyFile: f.keyFile})
 	if err != nil {
@@ -51,7 +52,7 @@ func TestReloadKeepsConnections(t *testing.T) {
 }
 
 func TestRunReloads(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckGoroutines(t, 3*time.Second)
 	f := newFixture(t)
 	log, logs := newLogger()
 	r, err := New(Config{CertFile: f.certFile, KeyFile: f.keyFile, PollInterval: 10 * time.Millisecond, Logger: log})
@@ -73,7 +74,7 @@ func TestRunReloads(t *testing.T) {
 	// A renewal, written the way certbot does it.
 	b := f.ca.Server(t)
 	testpki.WriteFiles(t, f.dir, b)
-	waitFor(t, "the reload", func() bool { return r.Reloads() == 1 })
+	testutil.Eventually(t, 5*time.Second, "the reload", func() bool { return r.Reloads() == 1 })
 	if c := mustDial(t, srv.addr(), f.roots, nil); c.serverSerial().Cmp(b.Cert.SerialNumber) != 0 {
 		t.Error("new connection after reload did not see certificate B")
 	}
@@ -81,14 +82,14 @@ func TestRunReloads(t *testing.T) {
 
 	// The same content rewritten is noticed but not reloaded.
 	testpki.WriteFiles(t, f.dir, b)
-	waitFor(t, "the unchanged-content check", func() bool { return strings.Contains(logs.String(), "unchanged content") })
+	testutil.Eventually(t, 5*time.Second, "the unchanged-content check", func() bool { return strings.Contains(logs.String(), "unchanged content") })
 	if n := r.Reloads(); n != 1 {
 		t.Errorf("Reloads after rewrite = %d, want 1", n)
 	}
 
 	// A broken certificate is logged and the old one kept.
 	testpki.WriteAtomic(t, f.certFile, []byte("not a certificate"))
-	waitFor(t, "the failed reload", func() bool { return strings.Contains(logs.String(), "level=ERROR") })
+	testutil.Eventually(t, 5*time.Second, "the failed reload", func() bool { return strings.Contains(logs.String(), "level=ERROR") })
 	if n := r.Reloads(); n != 1 {
 		t.Errorf("Reloads after broken write = %d, want 1", n)
 	}
@@ -99,7 +100,7 @@ func TestRunReloads(t *testing.T) {
 	// Fixing the files recovers without a restart.
 	c := f.ca.Server(t)
 	testpki.WriteFiles(t, f.dir, c)
-	waitFor(t, "the recovery", func() bool { return r.Reloads() == 2 })
+	testutil.Eventually(t, 5*time.Second, "the recovery", func() bool { return r.Reloads() == 2 })
 }
 
 func TestReloadRejectsBrokenFiles(t *testing.T) {
