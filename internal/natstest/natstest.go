@@ -6,6 +6,7 @@ package natstest
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -59,8 +60,14 @@ func StartAt(t testing.TB, dataDir string, port int) *embednats.Server {
 func StartRestartable(t testing.TB) (s *embednats.Server, restart func() *embednats.Server) {
 	t.Helper()
 	dir := t.TempDir()
-	s = StartAt(t, dir, RandomPort)
-	port := Port(t, s)
+	// A port below the ephemeral range, so no outgoing connection takes it
+	// while the server is down.
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ports[0]
+	s = StartAt(t, dir, port)
 	return s, func() *embednats.Server {
 		t.Helper()
 		return StartAt(t, dir, port)
@@ -192,13 +199,20 @@ func tryStartCluster(t testing.TB, n int, name string) ([]*embednats.Server, err
 	return nodes, nil
 }
 
-// freePorts returns n distinct ports that were free a moment ago.
+// freePorts returns n distinct ports that were free a moment ago. They are
+// taken from below Linux's default ephemeral range (32768–60999), which
+// other tests' listeners on port 0 and every outgoing connection draw from,
+// so only another explicit pick can take one before its server binds it.
 func freePorts(n int) ([]int, error) {
+	const lo, hi = 20000, 32768
 	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 {
+			return nil, fmt.Errorf("no free port in [%d, %d) after %d tries", lo, hi, tries)
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo)))
 		if err != nil {
-			return nil, err
+			continue
 		}
 		defer ln.Close()
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
