@@ -60,20 +60,22 @@ var _ PresenceSink = (*presence.Writer)(nil)
 
 // Broker is a running MQTT broker.
 type Broker struct {
-	cfg      Config
-	log      *slog.Logger
-	server   *mqtt.Server
-	rules    *acl.Rules
-	creds    CredentialSource
-	lockout  *lockout.Limiter
-	sessions *sessions
-	flow     *flow
-	metrics  *metrics
-	guard    *guard
-	reloads  []*certs.Reloader
-	lns      []*listener
-	http     *http.Server
-	httpLn   net.Listener
+	cfg       Config
+	log       *slog.Logger
+	server    *mqtt.Server
+	rules     *acl.Rules
+	creds     CredentialSource
+	lockout   *lockout.Limiter
+	sessions  *sessions
+	flow      *flow
+	store     *boltStore // nil without a DataDir
+	takeovers *takeovers
+	metrics   *metrics
+	guard     *guard
+	reloads   []*certs.Reloader
+	lns       []*listener
+	http      *http.Server
+	httpLn    net.Listener
 
 	wg sync.WaitGroup // revocation disconnects in progress
 }
@@ -136,6 +138,11 @@ func New(cfg Config) (*Broker, error) {
 			return nil, err
 		}
 	}
+	// After the store: see takeovers.
+	b.takeovers = newTakeovers(b)
+	if err := b.server.AddHook(b.takeovers, nil); err != nil {
+		return nil, fmt.Errorf("adding takeover hook: %w", err)
+	}
 	for i, lc := range b.cfg.Listeners {
 		if err := b.addListener(i, lc); err != nil {
 			b.closeListeners()
@@ -155,13 +162,15 @@ func (b *Broker) addStorage() error {
 	if err := os.MkdirAll(b.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("broker data dir: %w", err)
 	}
-	err := b.server.AddHook(boltStore{new(bolt.Hook)}, &bolt.Options{
+	store := &boltStore{new(bolt.Hook)}
+	err := b.server.AddHook(store, &bolt.Options{
 		Path:    filepath.Join(b.cfg.DataDir, "broker.db"),
 		Options: &bbolt.Options{Timeout: 2 * time.Second},
 	})
 	if err != nil {
 		return fmt.Errorf("opening broker store in %s: %w", b.cfg.DataDir, err)
 	}
+	b.store = store
 	return nil
 }
 

@@ -255,6 +255,14 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, _ packets.Packet) bool {
 // every delivery to every subscriber.
 func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	s := h.sessionOf(cl)
+	if s == nil && !write && cl.IsTakenOver() {
+		// A delivery routed to a session mid-takeover whose old connection
+		// is already forgotten: it is for the new connection (takeover.go),
+		// so that connection's identity decides.
+		if next := h.b.takeovers.next(cl); next != nil {
+			s = h.b.sessions.get(next)
+		}
+	}
 	if s == nil {
 		return false
 	}

@@ -175,10 +175,8 @@ func TestPresence(t *testing.T) {
 
 // waitQueued waits until the offline session of clientID holds n
 // messages. The broker sends PUBACK before it hands a message to the
-// subscribers, so the PUBACK alone does not mean the message is queued;
-// a device reconnecting in between takes over its session without it
-// (Mochi moves the inflight messages to the new client before the new
-// client replaces the old one in its table), and never receives it.
+// subscribers, so the PUBACK alone does not mean the message is queued
+// (TestTakeoverKeepsDeliveries covers a reconnect in between).
 func (e *env) waitQueued(clientID string, n int) {
 	e.t.Helper()
 	e.waitFor(func() bool {
