@@ -3,10 +3,12 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/mochi-mqtt/server/v2/hooks/storage"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"cuttle/broker/creds"
@@ -41,9 +43,10 @@ func TestPersistentSessionSurvivesRestart(t *testing.T) {
 		t.Fatalf("publish 0x%02x", code)
 	}
 	e.waitQueued(devA, 1)
-	// Mochi stores the message right after queuing it, in the publisher's
-	// goroutine, and nothing the test can see follows the write.
-	time.Sleep(100 * time.Millisecond)
+	e.waitStored("the queued message", func() bool {
+		msgs, err := e.b.store.StoredInflightMessages()
+		return err == nil && len(msgs) == 1 && msgs[0].Client == devA
+	})
 
 	e.stop()
 	e.startBroker()
@@ -86,7 +89,16 @@ func TestRestoredSessionAuthorized(t *testing.T) {
 			if err := dev.Disconnect(&paho.Disconnect{}); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(100 * time.Millisecond) // let the store write the session
+			e.waitStored("the session and its subscription", func() bool {
+				clients, err := e.b.store.StoredClients()
+				if err != nil || !slices.ContainsFunc(clients, func(c storage.Client) bool { return c.ID == devA }) {
+					return false
+				}
+				subs, err := e.b.store.StoredSubscriptions()
+				return err == nil && slices.ContainsFunc(subs, func(s storage.Subscription) bool {
+					return s.Client == devA && s.Filter == "usp/v1/agent/"+devA
+				})
+			})
 
 			e.stop()
 			e.startBroker()
@@ -166,6 +178,8 @@ func TestPresence(t *testing.T) {
 	}
 	// A reconnect taking the session over must not leave the device offline.
 	dev2 := e.mustDial(dialOpts{username: devA, password: sec})
+	// Nothing marks the end of a takeover from outside; give a wrong
+	// offline record time to appear.
 	time.Sleep(200 * time.Millisecond)
 	waitPresence(t, kv, devA, true)
 	_ = dev.Disconnect(&paho.Disconnect{})
@@ -183,6 +197,13 @@ func (e *env) waitQueued(clientID string, n int) {
 		cl, ok := e.b.server.Clients.Get(clientID)
 		return ok && cl.State.Inflight.Len() == n
 	}, fmt.Sprintf("%d messages queued for %s", n, clientID))
+}
+
+// waitStored waits until the broker's bolt store holds what cond checks:
+// Mochi writes it in a client's goroutine, after the packets a test can see.
+func (e *env) waitStored(what string, cond func() bool) {
+	e.t.Helper()
+	e.waitFor(cond, what+" in the broker's store")
 }
 
 func waitPresence(t *testing.T, kv jetstream.KeyValue, eid string, online bool) {
