@@ -66,13 +66,29 @@ import (
 // controller waiting on one slow device's window stalls every device, and
 // two clients waiting on each other deadlock (the all-to-all stress test
 // found it).
+//
+// The same waiting guards each client's outbound queue
+// (Config.MaxPendingWrites), which Mochi shares between QoS 0 and QoS 1/2
+// deliveries and from which it drops QoS 0 deliveries when full. A thousand
+// devices publishing QoS 0 (obuspa's default) to one controller fill it
+// faster than the controller's one write loop empties it: 65-81% of the
+// Records were lost. The broker counts each client's queue itself: a
+// delivery is counted in when Mochi asks whether the client may receive it
+// (OnACLCheck, right before queueing it) and out when the write loop
+// encodes it, or when Mochi reports it dropped. At half the queue the
+// client counts as busy, as for a long backlog, and devices publishing to it
+// wait until it is down to a quarter: the queue drains while they wait, and
+// TCP slows the devices down instead of Mochi dropping their Records.
 type flow struct {
 	maxInflight int
 	// highWater is the backlog length at which a client counts as busy:
 	// devices publishing to it then wait (see waitForRoom in hook.go).
 	highWater int
-	windows   sync.Map     // *mqtt.Client -> *window
-	busy      atomic.Int64 // windows currently busy; 0 keeps the publish path free of lookups
+	// queueHigh and queueLow are the outbound queue lengths at which a
+	// client becomes busy and stops being busy.
+	queueHigh, queueLow int64
+	windows             sync.Map     // *mqtt.Client -> *window
+	busy                atomic.Int64 // windows currently busy; 0 keeps the publish path free of lookups
 
 	roomMu sync.Mutex    // guards room
 	room   chan struct{} // closed (and replaced) when a busy window stops being busy
@@ -111,7 +127,68 @@ type window struct {
 	held map[uint16]packets.Packet
 	// backlog holds deliveries whose write was skipped, oldest first.
 	backlog []packets.Packet
-	busy    bool // len(backlog) reached flow.highWater and has not fallen to half of it
+	// backlogBusy: len(backlog) reached flow.highWater and has not fallen
+	// to half of it. queueBusy: queued reached flow.queueHigh and has not
+	// fallen to flow.queueLow. busy is either, and is what flow.busy counts.
+	backlogBusy, queueBusy, busy bool
+	// queued estimates the length of Mochi's outbound queue for the client
+	// (deliveries counted in and not yet out). It may drift by one for each
+	// SUBSCRIBE, whose ACL check looks like a delivery's, and for each
+	// delivery Mochi refuses for a full inflight table; a window lives as
+	// long as one connection.
+	queued atomic.Int64
+}
+
+// settle brings w.busy in line with its causes, keeping flow.busy's count;
+// it reports whether w stopped being busy. w.mu is held.
+func (f *flow) settle(w *window) (freed bool) {
+	switch want := w.backlogBusy || w.queueBusy; {
+	case want && !w.busy:
+		w.busy = true
+		f.busy.Add(1)
+	case !want && w.busy:
+		w.busy = false
+		f.busy.Add(-1)
+		freed = true
+	}
+	return freed
+}
+
+// queuedIn counts a delivery about to be queued for cl.
+func (f *flow) queuedIn(cl *mqtt.Client) {
+	v, ok := f.windows.Load(cl)
+	if !ok {
+		return
+	}
+	w := v.(*window)
+	if w.queued.Add(1) == f.queueHigh {
+		f.checkQueue(w)
+	}
+}
+
+// queuedOut counts a delivery that left w's queue (written, or dropped).
+func (f *flow) queuedOut(w *window) {
+	if w.queued.Add(-1) == f.queueLow {
+		f.checkQueue(w)
+	}
+}
+
+// checkQueue updates w.queueBusy from the queue's current length, not the
+// one its caller saw: a caller that saw the high mark may get here after
+// the queue has drained past the low one.
+func (f *flow) checkQueue(w *window) {
+	w.mu.Lock()
+	switch q := w.queued.Load(); {
+	case q >= f.queueHigh:
+		w.queueBusy = true
+	case q <= f.queueLow:
+		w.queueBusy = false
+	}
+	freed := f.settle(w)
+	w.mu.Unlock()
+	if freed {
+		f.signalRoom()
+	}
 }
 
 func receiveMaximum(cl *mqtt.Client) int {
@@ -147,7 +224,7 @@ var skipped = packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Rese
 
 // encode decides whether the delivery pk may be written to cl now.
 func (f *flow) encode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	if pk.FixedHeader.Type != packets.Publish || pk.FixedHeader.Qos == 0 {
+	if pk.FixedHeader.Type != packets.Publish {
 		return pk
 	}
 	v, ok := f.windows.Load(cl)
@@ -155,19 +232,29 @@ func (f *flow) encode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 		return pk
 	}
 	w := v.(*window)
+	if pk.FixedHeader.Qos == 0 {
+		f.queuedOut(w) // every QoS 0 delivery comes through the queue
+		return pk
+	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if _, ok := w.held[pk.PacketID]; ok {
+		w.mu.Unlock()
 		return pk // a resend, or a backlogged delivery being written now
 	}
+	if !pk.FixedHeader.Dup {
+		// Not a resend of the session's inflight messages: it came
+		// through the queue.
+		defer f.queuedOut(w)
+	}
+	defer w.mu.Unlock()
 	if len(w.held) < w.size {
 		w.hold(pk)
 		return pk
 	}
 	w.backlog = append(w.backlog, pk)
-	if !w.busy && len(w.backlog) >= f.highWater {
-		w.busy = true
-		f.busy.Add(1)
+	if !w.backlogBusy && len(w.backlog) >= f.highWater {
+		w.backlogBusy = true
+		f.settle(w)
 	}
 	return skipped
 }
@@ -235,10 +322,10 @@ func (f *flow) release(cl *mqtt.Client, id uint16) {
 	if len(w.backlog) == 0 {
 		w.backlog = nil // let the array go
 	}
-	freed := w.busy && len(w.backlog) <= f.highWater/2
-	if freed {
-		w.busy = false
-		f.busy.Add(-1)
+	var freed bool
+	if w.backlogBusy && len(w.backlog) <= f.highWater/2 {
+		w.backlogBusy = false
+		freed = f.settle(w)
 	}
 	w.mu.Unlock()
 	if freed {
@@ -308,11 +395,8 @@ func (f *flow) forget(cl *mqtt.Client) {
 	if v, ok := f.windows.LoadAndDelete(cl); ok {
 		w := v.(*window)
 		w.mu.Lock()
-		freed := w.busy
-		if freed {
-			w.busy = false
-			f.busy.Add(-1)
-		}
+		w.backlogBusy, w.queueBusy = false, false
+		freed := f.settle(w)
 		w.mu.Unlock()
 		if freed {
 			f.signalRoom()
@@ -327,11 +411,12 @@ func (f *flow) forget(cl *mqtt.Client) {
 // dropped, as MQTT allows. A rebuilt delivery is not written to the bolt
 // store, so it survives a disconnect but not a broker restart.
 func (f *flow) overflow(cl *mqtt.Client, pk packets.Packet, maxQoS byte) {
-	if pk.FixedHeader.Qos == 0 {
-		return
-	}
 	v, ok := f.windows.Load(cl)
 	if !ok {
+		return
+	}
+	f.queuedOut(v.(*window)) // counted in, never queued
+	if pk.FixedHeader.Qos == 0 {
 		return
 	}
 	sub, ok := subscriptionFor(cl, pk.TopicName)
@@ -414,7 +499,7 @@ func (f *flow) describe() string {
 	f.windows.Range(func(k, v any) bool {
 		cl, w := k.(*mqtt.Client), v.(*window)
 		w.mu.Lock()
-		fmt.Fprintf(&b, "%s: window %d, on the wire %d, backlog %d, busy %v, stored %d\n", cl.ID, w.size, len(w.held), len(w.backlog), w.busy, cl.State.Inflight.Len())
+		fmt.Fprintf(&b, "%s: window %d, on the wire %d, backlog %d, queued %d, busy %v, stored %d\n", cl.ID, w.size, len(w.held), len(w.backlog), w.queued.Load(), w.busy, cl.State.Inflight.Len())
 		w.mu.Unlock()
 		return true
 	})

@@ -269,8 +269,9 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	var ok bool
 	if write {
 		ok = h.b.rules.CanWrite(s.subject, topic)
-	} else {
-		ok = h.b.rules.CanRead(s.subject, topic)
+	} else if ok = h.b.rules.CanRead(s.subject, topic); ok {
+		// Mochi queues the delivery next (flow.go, queuedIn).
+		h.b.flow.queuedIn(cl)
 	}
 	if !ok {
 		h.b.metrics.aclDenials.WithLabelValues(aclOp(write)).Inc()
