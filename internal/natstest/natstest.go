@@ -6,8 +6,6 @@ package natstest
 import (
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"cuttle/embednats"
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -62,7 +61,7 @@ func StartRestartable(t testing.TB) (s *embednats.Server, restart func() *embedn
 	dir := t.TempDir()
 	// A port below the ephemeral range, so no outgoing connection takes it
 	// while the server is down.
-	ports, err := freePorts(1)
+	ports, err := testutil.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +170,7 @@ func StartCluster(t testing.TB, n int, name string) []*embednats.Server {
 }
 
 func tryStartCluster(t testing.TB, n int, name string) ([]*embednats.Server, error) {
-	ports, err := freePorts(n)
+	ports, err := testutil.FreePorts(n)
 	if err != nil {
 		return nil, err
 	}
@@ -197,25 +196,4 @@ func tryStartCluster(t testing.TB, n int, name string) ([]*embednats.Server, err
 		t.Cleanup(s.Shutdown)
 	}
 	return nodes, nil
-}
-
-// freePorts returns n distinct ports that were free a moment ago. They are
-// taken from below Linux's default ephemeral range (32768–60999), which
-// other tests' listeners on port 0 and every outgoing connection draw from,
-// so only another explicit pick can take one before its server binds it.
-func freePorts(n int) ([]int, error) {
-	const lo, hi = 20000, 32768
-	var ports []int
-	for tries := 0; len(ports) < n; tries++ {
-		if tries == 1000 {
-			return nil, fmt.Errorf("no free port in [%d, %d) after %d tries", lo, hi, tries)
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lo+rand.IntN(hi-lo)))
-		if err != nil {
-			continue
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
