@@ -3,24 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-// freePort returns a TCP port that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
+	"cuttle/internal/testutil"
+)
 
 func TestHealthHTTP(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,7 +32,7 @@ func TestHealthHTTP(t *testing.T) {
 		{"kind with addr", []string{"--health-addr", addr, "controller"}, nil, true},
 		{"target from env", nil, map[string]string{"CUTTLE_HEALTH_TARGET": "broker", "CUTTLE_HEALTH_ADDR": addr}, true},
 		{"503", []string{srv.URL + "/other"}, nil, false},
-		{"nothing listening", []string{"--health-addr", "127.0.0.1:" + freePort(t), "broker"}, nil, false},
+		{"nothing listening", []string{"--health-addr", testutil.RefusedAddr(t), "broker"}, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.getenv {
@@ -65,7 +54,7 @@ func TestHealthHTTP(t *testing.T) {
 }
 
 func TestHealthNATSDown(t *testing.T) {
-	err := runHealth(context.Background(), []string{"nats://127.0.0.1:" + freePort(t)}, &strings.Builder{})
+	err := runHealth(context.Background(), []string{"nats://" + testutil.RefusedAddr(t)}, &strings.Builder{})
 	if !errors.Is(err, errUnhealthy) {
 		t.Fatalf("err = %v; want unhealthy", err)
 	}

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"cuttle/internal/testutil"
 
 	"github.com/nats-io/nats.go"
 )
@@ -43,10 +46,16 @@ func TestNATSCommandServesJetStream(t *testing.T) {
 // listens for routes on --cluster-addr. (embednats tests a 3-node cluster's
 // replicated JetStream.)
 func TestNATSCommandCluster(t *testing.T) {
-	port := freePort(t)
+	// The command must be told its route port; one below the ephemeral
+	// range stays free until it binds it. The other route leads nowhere.
+	ports, err := testutil.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ports[0])
 	url := startNATSCommand(t, "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--server-name", "c1",
 		"--cluster-name", "test", "--cluster-addr", "127.0.0.1:"+port,
-		"--routes", "nats://127.0.0.1:"+port+",nats://127.0.0.1:"+freePort(t), "--log-level", "error")
+		"--routes", "nats://127.0.0.1:"+port+",nats://"+testutil.RefusedAddr(t), "--log-level", "error")
 	nc, err := nats.Connect(url, nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)

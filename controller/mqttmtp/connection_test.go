@@ -3,7 +3,6 @@ package mqttmtp
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -77,12 +76,7 @@ func TestReconnect(t *testing.T) {
 // deadline with ErrNotConnected, and with ErrClosed once Run has returned.
 func TestNotConnected(t *testing.T) {
 	testutil.CheckGoroutines(t, 5*time.Second)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testutil.RefusedAddr(t)
 
 	c, err := New(Config{Brokers: []string{"mqtt://" + addr}, Timeout: 150 * time.Millisecond,
 		ReconnectMin: 10 * time.Millisecond, ReconnectMax: 50 * time.Millisecond, Logger: testLogger()})
@@ -128,12 +122,7 @@ func TestNotConnected(t *testing.T) {
 func TestFailover(t *testing.T) {
 	e := startEnv(t, nil)
 	d := startFleet(e, "f", 1, fleetOpts{})[0]
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "mqtt://" + ln.Addr().String()
-	ln.Close()
+	dead := "mqtt://" + testutil.RefusedAddr(t)
 	c := e.startClient(func(c *Config) { c.Brokers = []string{dead, e.url()} })
 	if _, err := c.Get(ctxTimeout(t, 5*time.Second), d.eid, usp.NewGet(0, "Device.")); err != nil {
 		t.Fatal(err)

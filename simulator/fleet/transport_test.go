@@ -3,7 +3,6 @@ package fleet
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 	"testing"
 	"time"
 
@@ -51,13 +50,7 @@ func TestConfiguredResponseTopic(t *testing.T) {
 func TestFailover(t *testing.T) {
 	e := startEnv(t, nil)
 	devs := e.provision(prefix, 1)
-	// A port with nothing behind it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "mqtt://" + ln.Addr().String()
-	_ = ln.Close()
+	dead := "mqtt://" + testutil.RefusedAddr(t)
 	f := e.startFleet(devs, func(c *Config) { c.Brokers = []string{dead, e.url("mqtt", "tcp")} })
 	waitConnected(t, f, 1, 10*time.Second)
 	if s := f.Stats(); s.ConnectFailures < 1 || s.LastError == "" {
