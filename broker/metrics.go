@@ -18,7 +18,7 @@ type metrics struct {
 	aclDenials     *prometheus.CounterVec
 	recordsDropped *prometheus.CounterVec
 	revoked        prometheus.Counter
-	// flowWaits counts device publishes held while their recipient's
+	// flowWaits counts publishes held while their recipient's queue or
 	// backlog was long; flowWaitTimeouts those let through after FlowWait.
 	flowWaits, flowWaitTimeouts prometheus.Counter
 	// qosDropped counts QoS 1/2 deliveries Mochi gave up on (expired, or
@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 			Name: "cuttle_broker_records_dropped_total", Help: "USP Records from devices dropped by the trusted-broker check, by reason.",
 		}, []string{"reason"}),
 		flowWaits: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cuttle_broker_flow_waits_total", Help: "Device publishes held because a recipient's backlog was long.",
+			Name: "cuttle_broker_flow_waits_total", Help: "Publishes held because a recipient's backlog was long or its outbound queue half full.",
 		}),
 		flowWaitTimeouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cuttle_broker_flow_wait_timeouts_total", Help: "Held device publishes let through after the flow wait limit.",
