@@ -404,23 +404,24 @@ func (f *flow) forget(cl *mqtt.Client) {
 	}
 }
 
-// overflow takes over a QoS 1/2 delivery that Mochi dropped because cl's
-// outbound queue was full (Mochi rolls the delivery back and reports only
-// the original publish): it is rebuilt for cl's subscription and written
-// now if the window has room, else backlogged. QoS 0 deliveries may be
-// dropped, as MQTT allows. A rebuilt delivery is not written to the bolt
+// overflow takes over a delivery that Mochi dropped because cl's outbound
+// queue was full (Mochi rolls the delivery back and reports only the
+// original publish): it is rebuilt for cl's subscription. A QoS 0 delivery
+// is written now, from the publisher's goroutine (the queue guard above
+// makes this rare: it takes more publishers between their wait and their
+// delivery than half the queue); a QoS 1/2 one is written now if the
+// window has room, else backlogged. Either may overtake deliveries still
+// in the queue. A rebuilt QoS 1/2 delivery is not written to the bolt
 // store, so it survives a disconnect but not a broker restart.
 func (f *flow) overflow(cl *mqtt.Client, pk packets.Packet, maxQoS byte) {
 	v, ok := f.windows.Load(cl)
 	if !ok {
 		return
 	}
-	f.queuedOut(v.(*window)) // counted in, never queued
-	if pk.FixedHeader.Qos == 0 {
-		return
-	}
+	w := v.(*window)
 	sub, ok := subscriptionFor(cl, pk.TopicName)
 	if !ok {
+		f.queuedOut(w) // counted in, never queued
 		return
 	}
 	out := pk.Copy(false)
@@ -429,15 +430,16 @@ func (f *flow) overflow(cl *mqtt.Client, pk packets.Packet, maxQoS byte) {
 		out.FixedHeader.Retain = false
 	}
 	if out.FixedHeader.Qos == 0 {
+		_ = cl.WritePacket(out) // encode counts it out
 		return
 	}
+	f.queuedOut(w) // counted in, never queued
 	id, err := cl.NextPacketID()
 	if err != nil {
 		return // packet IDs exhausted: the client has 65,535 messages waiting
 	}
 	out.PacketID = uint16(id)
 	cl.State.Inflight.Set(out)
-	w := v.(*window)
 	w.mu.Lock()
 	now := len(w.held) < w.size
 	if now {

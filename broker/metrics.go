@@ -81,7 +81,7 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 		counter("cuttle_broker_messages_sent_total", "PUBLISH packets sent.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.MessagesSent) }),
 		counter("cuttle_broker_bytes_received_total", "Bytes received.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.BytesReceived) }),
 		counter("cuttle_broker_bytes_sent_total", "Bytes sent.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.BytesSent) }),
-		counter("cuttle_broker_queue_drops_total", "Messages dropped because a client's outbound queue was full.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.MessagesDropped) }),
+		counter("cuttle_broker_queue_drops_total", "Deliveries that did not fit a client's outbound queue; the broker writes them past the queue, so they are not lost.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.MessagesDropped) }),
 		counter("cuttle_broker_inflight_drops_total", "QoS 1/2 messages dropped because a client's inflight store was full.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.InflightDropped) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cuttle_broker_locked_keys", Help: "IP addresses and usernames currently locked out."},
 			func() float64 { return float64(lockedKeys()) }),

@@ -244,6 +244,6 @@ func fanIn(t *testing.T, qos byte) {
 		}
 		return false
 	}, "the controller's queue count back to zero")
-	t.Logf("%d devices × %d QoS %d records → 1 controller in %v (flow waits %v)", devices, perDevice, qos,
-		time.Since(start).Round(time.Millisecond), testutil.ToFloat64(e.b.metrics.flowWaits))
+	t.Logf("%d devices × %d QoS %d records → 1 controller in %v (flow waits %v, queue drops %d)", devices, perDevice, qos,
+		time.Since(start).Round(time.Millisecond), testutil.ToFloat64(e.b.metrics.flowWaits), atomic.LoadInt64(&e.b.server.Info.MessagesDropped))
 }
