@@ -474,9 +474,13 @@ func (h *hook) OnPublishDropped(cl *mqtt.Client, pk packets.Packet) {
 	h.b.flow.overflow(cl, pk, h.b.server.Options.Capabilities.MaximumQos)
 }
 
-// OnQosDropped frees the slot of a delivery Mochi gave up on.
+// OnQosDropped frees the slot of a delivery Mochi gave up on. When a
+// session is taken over, Mochi clears the old client's table after copying
+// it to the new client (takeover.go): those deliveries are not dropped.
 func (h *hook) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
-	h.b.metrics.qosDropped.Inc()
+	if !cl.IsTakenOver() {
+		h.b.metrics.qosDropped.Inc()
+	}
 	h.b.flow.dropped(cl, pk.PacketID)
 }
 

@@ -128,6 +128,10 @@ func TestTakeoverKeepsDeliveries(t *testing.T) {
 			if n := testutil.ToFloat64(e.b.metrics.takeoverOrphans.WithLabelValues("redelivered")); n != 1 {
 				t.Errorf("redelivered orphans = %v, want 1", n)
 			}
+			// The first message was moved to the new connection, not dropped.
+			if n := testutil.ToFloat64(e.b.metrics.qosDropped); n != 0 {
+				t.Errorf("QoS 1/2 deliveries counted dropped: %v, want 0", n)
+			}
 			if !tc.store {
 				return
 			}
