@@ -8,7 +8,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -136,31 +135,11 @@ func StartCluster(cfg Config, cl ClusterConfig) (*Server, error) {
 		},
 		Routes: routes,
 	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("embednats: %w: %w", ErrStart, err)
-	}
-	s.ns = ns
-	logger := newNATSLogger(s.log)
-	ns.SetLoggerV2(logger, logger.debug, logger.trace, false)
-	ns.Start()
-	deadline := time.Now().Add(cfg.StartTimeout)
-	for {
-		if msg := logger.fatal(); msg != "" {
-			s.Shutdown()
-			return nil, fmt.Errorf("embednats: %w: %s", ErrStart, msg)
-		}
-		if ns.ReadyForConnections(50 * time.Millisecond) {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.Shutdown()
-			return nil, fmt.Errorf("embednats: %w: not ready after %s on %s",
-				ErrStart, cfg.StartTimeout, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
-		}
+	if err := s.run(opts, cfg); err != nil {
+		return nil, err
 	}
 	s.log.Info("embedded NATS ready", "url", s.ClientURL(), "store", cfg.DataDir, "auth", cfg.User != "",
-		"cluster_addr", ns.ClusterAddr(), "routes", len(routes))
+		"cluster_addr", s.ns.ClusterAddr(), "routes", len(routes))
 	return s, nil
 }
 

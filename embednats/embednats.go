@@ -130,33 +130,8 @@ func Start(cfg Config) (*Server, error) {
 		// handlers that would stop it behind Cuttle's back.
 		NoSigs: true,
 	}
-	ns, err := server.NewServer(opts)
-	if err != nil {
-		s.removeTemp()
-		return nil, fmt.Errorf("embednats: %w: %w", ErrStart, err)
-	}
-	s.ns = ns
-	logger := newNATSLogger(s.log)
-	ns.SetLoggerV2(logger, logger.debug, logger.trace, false)
-
-	// Start returns once the listener is open (or has failed); a failure is
-	// only reported through Fatalf, which the logger records, so checking it
-	// here avoids waiting out the whole StartTimeout for a port in use.
-	ns.Start()
-	deadline := time.Now().Add(cfg.StartTimeout)
-	for {
-		if msg := logger.fatal(); msg != "" {
-			s.Shutdown()
-			return nil, fmt.Errorf("embednats: %w: %s", ErrStart, msg)
-		}
-		if ns.ReadyForConnections(50 * time.Millisecond) {
-			break
-		}
-		if time.Now().After(deadline) {
-			s.Shutdown()
-			return nil, fmt.Errorf("embednats: %w: not ready after %s on %s",
-				ErrStart, cfg.StartTimeout, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
-		}
+	if err := s.run(opts, cfg); err != nil {
+		return nil, err
 	}
 	s.log.Info("embedded NATS ready", "url", s.ClientURL(), "store", dir, "auth", cfg.User != "")
 	return s, nil
@@ -192,6 +167,39 @@ func (s *Server) Shutdown() {
 		s.removeTemp()
 		s.log.Debug("embedded NATS stopped")
 	})
+}
+
+// run starts nats-server with opts and waits until it accepts
+// connections; on failure everything it started is stopped again.
+func (s *Server) run(opts *server.Options, cfg Config) error {
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		s.removeTemp()
+		return fmt.Errorf("embednats: %w: %w", ErrStart, err)
+	}
+	s.ns = ns
+	logger := newNATSLogger(s.log)
+	ns.SetLoggerV2(logger, logger.debug, logger.trace, false)
+
+	// Start returns once the listener is open (or has failed); a failure is
+	// only reported through Fatalf, which the logger records, so checking it
+	// here avoids waiting out the whole StartTimeout for a port in use.
+	ns.Start()
+	deadline := time.Now().Add(cfg.StartTimeout)
+	for {
+		if msg := logger.fatal(); msg != "" {
+			s.Shutdown()
+			return fmt.Errorf("embednats: %w: %s", ErrStart, msg)
+		}
+		if ns.ReadyForConnections(50 * time.Millisecond) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.Shutdown()
+			return fmt.Errorf("embednats: %w: not ready after %s on %s",
+				ErrStart, cfg.StartTimeout, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+		}
+	}
 }
 
 func (s *Server) removeTemp() {
