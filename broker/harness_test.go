@@ -100,6 +100,7 @@ type dialOpts struct {
 	receiveMax   uint16
 	manualAck    bool
 	persistent   bool   // CleanStart false with a one-hour session expiry
+	aliasMax     uint16 // Topic Alias Maximum the client accepts
 	from         string // local IP to connect from (a 127.0.0.0/8 address), if set
 }
 
@@ -156,6 +157,9 @@ func (e *env) dial(o dialOpts) (*client, byte, error) {
 		cp.Properties.User = append(cp.Properties.User, paho.UserProperty{Key: "usp-endpoint-id", Value: o.endpointProp})
 	}
 	cp.Properties.RequestResponseInfo = o.responseInfo
+	if o.aliasMax > 0 {
+		cp.Properties.TopicAliasMaximum = &o.aliasMax
+	}
 	if o.receiveMax > 0 {
 		rm := o.receiveMax
 		cp.Properties.ReceiveMaximum = &rm

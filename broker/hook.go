@@ -87,6 +87,12 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		cl.Properties.Props.SessionExpiryInterval = limit
 		s.expiryCapped = true
 	}
+	// The broker sends no topic aliases. Mochi keeps a delivery it sent by
+	// alias without its topic, so when the session resumes on a new
+	// connection, whose aliases start empty, it resends the delivery with
+	// no topic and an alias the client never learnt. A client may always
+	// be sent full topics; USP inbox topics are short.
+	cl.Properties.Props.TopicAliasMaximum = 0
 	if s.subject.Role == acl.RoleDevice || s.subject.Role == acl.RoleController {
 		if pk.Connect.ClientIdentifier == "" {
 			// The broker assigns the endpoint ID as the client ID, so the

@@ -226,3 +226,46 @@ func TestPacketIDFromKey(t *testing.T) {
 		}
 	}
 }
+
+// TestResumedSessionTopicAliases: a device that accepts topic aliases
+// receives the messages it had not acknowledged, with their topic, when it
+// resumes its session on a new connection, whose aliases start empty.
+func TestResumedSessionTopicAliases(t *testing.T) {
+	e := startEnv(t, nil)
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	opts := dialOpts{username: devA, password: secA, clientID: devA, persistent: true, manualAck: true, aliasMax: 10}
+	dev := e.mustDial(opts)
+	inbox := "usp/v1/agent/" + devA
+	if code := dev.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe 0x%02x", code)
+	}
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	var sent [][]byte
+	for range 3 {
+		p := record(t, ctlC, devA)
+		sent = append(sent, p)
+		if code := ctl.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: p}); code != codeSuccess {
+			t.Fatalf("publish 0x%02x", code)
+		}
+	}
+	receiveN(t, dev, 3) // received, not acknowledged
+	if err := dev.Disconnect(&paho.Disconnect{}); err != nil {
+		t.Fatal(err)
+	}
+	dev = e.mustDial(opts)
+	if !dev.connack.SessionPresent {
+		t.Fatal("session not present")
+	}
+	var got [][]byte
+	for range 3 {
+		m := dev.expect(t)
+		if m.Topic != inbox {
+			t.Errorf("resent message on topic %q, want %q", m.Topic, inbox)
+		}
+		got = append(got, m.Payload)
+	}
+	if !samePayloads(got, sent) {
+		t.Errorf("resent payloads differ from those sent")
+	}
+}
