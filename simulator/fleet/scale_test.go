@@ -36,8 +36,11 @@ func TestRampUpUnderRate(t *testing.T) {
 			select {
 			case <-stop:
 				return
-			case now := <-tk.C:
+			case <-tk.C:
+				// The time of the reading, not of the tick: on a loaded
+				// machine a tick can wait long before it is received.
 				a := f.Stats().ConnectAttempts
+				now := time.Now()
 				mu.Lock()
 				samples = append(samples, sample{now, a})
 				mu.Unlock()
