@@ -261,3 +261,61 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("loopback anonymous listener refused: %v", err)
 	}
 }
+
+// TestWillMessagesChecked: a Will Message is a publish the broker makes for
+// the client later, so it must pass the checks the client's own publish
+// would, at CONNECT, where the client can be told: a device may not leave a
+// Will for another device's inbox, a retained one, or one whose Record is
+// not from the device itself. A Will that passes is delivered.
+func TestWillMessagesChecked(t *testing.T) {
+	e := startEnv(t, nil)
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secB := e.addCred(creds.RoleDevice, devB, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	devBc := e.mustDial(dialOpts{username: devB, password: secB})
+	if code := devBc.subscribe(t, "usp/v1/agent/"+devB, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe 0x%02x", code)
+	}
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	if code := ctl.subscribe(t, "usp/v1/controller/"+ctlC, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe 0x%02x", code)
+	}
+	toCtl := "usp/v1/controller/" + ctlC
+	for _, tc := range []struct {
+		name string
+		will paho.WillMessage
+		code byte
+	}{
+		{"another device's inbox", paho.WillMessage{Topic: "usp/v1/agent/" + devB, QoS: 1, Payload: record(t, ctlC, devB)}, codeNotAuthorized},
+		{"a wildcard topic", paho.WillMessage{Topic: "usp/v1/agent/#", QoS: 1, Payload: record(t, devA, ctlC)}, codeNotAuthorized},
+		{"retained", paho.WillMessage{Topic: toCtl, QoS: 1, Retain: true, Payload: record(t, devA, ctlC)}, codeNotAuthorized},
+		{"spoofed from_id", paho.WillMessage{Topic: toCtl, QoS: 1, Payload: record(t, devB, ctlC)}, codeNotAuthorized},
+		{"not a USP Record", paho.WillMessage{Topic: toCtl, QoS: 1, Payload: []byte("not a record")}, codePayloadInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, code, err := e.dial(dialOpts{username: devA, password: secA, will: &tc.will})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c != nil {
+				_ = c.Disconnect(&paho.Disconnect{ReasonCode: 0x04}) // with Will Message
+				t.Fatalf("CONNECT accepted; want 0x%02x", tc.code)
+			}
+			if code != tc.code {
+				t.Errorf("CONNACK 0x%02x; want 0x%02x", code, tc.code)
+			}
+		})
+	}
+	devBc.expectNone(t, 200*time.Millisecond)
+
+	t.Run("allowed", func(t *testing.T) {
+		payload := record(t, devA, ctlC)
+		c := e.mustDial(dialOpts{username: devA, password: secA, will: &paho.WillMessage{Topic: toCtl, QoS: 1, Payload: payload}})
+		if err := c.Disconnect(&paho.Disconnect{ReasonCode: 0x04}); err != nil {
+			t.Fatal(err)
+		}
+		if got := ctl.expect(t); string(got.Payload) != string(payload) {
+			t.Errorf("controller got %x", got.Payload)
+		}
+	})
+}

@@ -101,6 +101,7 @@ type dialOpts struct {
 	manualAck    bool
 	persistent   bool   // CleanStart false with a one-hour session expiry
 	aliasMax     uint16 // Topic Alias Maximum the client accepts
+	will         *paho.WillMessage
 	from         string // local IP to connect from (a 127.0.0.0/8 address), if set
 }
 
@@ -157,6 +158,7 @@ func (e *env) dial(o dialOpts) (*client, byte, error) {
 		cp.Properties.User = append(cp.Properties.User, paho.UserProperty{Key: "usp-endpoint-id", Value: o.endpointProp})
 	}
 	cp.Properties.RequestResponseInfo = o.responseInfo
+	cp.WillMessage = o.will
 	if o.aliasMax > 0 {
 		cp.Properties.TopicAliasMaximum = &o.aliasMax
 	}

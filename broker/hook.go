@@ -62,6 +62,8 @@ var (
 	errCertRevoked      = refusal{packets.ErrNotAuthorized, "cert_revoked"}
 	errCertUnknown      = refusal{packets.ErrNotAuthorized, "cert_unknown"}
 	errCertRequired     = refusal{packets.ErrNotAuthorized, "cert_required"}
+	errWillDenied       = refusal{packets.ErrNotAuthorized, "will_denied"}
+	errWillPayload      = refusal{packets.ErrPayloadFormatInvalid, "will_payload"}
 )
 
 // OnConnect authenticates the client and binds its endpoint ID, client ID
@@ -74,6 +76,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return packets.ErrNotAuthorized // only our listeners create clients
 	}
 	s, ref := h.authenticate(cl, c, pk)
+	if ref == nil {
+		ref = h.checkWill(s, pk)
+	}
 	if ref != nil {
 		h.b.metrics.authFailures.WithLabelValues(ref.reason).Inc()
 		h.b.log.Info("connect refused", "listener", c.listener.cfg.Name, "remote", c.ip,
@@ -110,6 +115,33 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		cl.Properties.Username = []byte(s.username)
 	}
 	h.b.sessions.add(cl, s)
+	return nil
+}
+
+// checkWill refuses a Will Message that the client could not publish
+// itself. Mochi publishes a Will with no ACL check and no publish hook, so
+// without this a device could leave a Will for another device's inbox,
+// carrying a Record with any from_id, even retained: the broker would then
+// deliver a forged Record past the trusted-broker check.
+func (h *hook) checkWill(s *session, pk packets.Packet) *refusal {
+	w := pk.Connect
+	if !w.WillFlag {
+		return nil
+	}
+	if !mqtt.IsValidFilter(w.WillTopic, true) || !h.b.rules.CanWrite(s.subject, w.WillTopic) ||
+		(w.WillRetain && !h.b.rules.MayRetain(s.subject)) {
+		return &errWillDenied
+	}
+	if s.subject.Role != acl.RoleDevice {
+		return nil
+	}
+	hdr, err := usp.PeekRecord(w.WillPayload)
+	if err != nil {
+		return &errWillPayload
+	}
+	if hdr.FromID != s.subject.EndpointID {
+		return &errWillDenied
+	}
 	return nil
 }
 
