@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"cuttle/broker/creds"
@@ -318,4 +321,113 @@ func TestWillMessagesChecked(t *testing.T) {
 			t.Errorf("controller got %x", got.Payload)
 		}
 	})
+}
+
+// TestTopicAliasesFromClients: the CONNACK offers topic aliases, a client
+// may then publish by alias alone (Mochi alone refused those, judging the
+// empty topic before resolving the alias), an alias it never set is a
+// protocol error, and one above the maximum is refused.
+func TestTopicAliasesFromClients(t *testing.T) {
+	e := startEnv(t, nil)
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	inbox := "usp/v1/controller/" + ctlC
+	if code := ctl.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe 0x%02x", code)
+	}
+	publish := func(dev *client, topic string, alias uint16) (*paho.PublishResponse, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return dev.Publish(ctx, &paho.Publish{Topic: topic, QoS: 1, Payload: record(t, devA, ctlC),
+			Properties: &paho.PublishProperties{TopicAlias: &alias}})
+	}
+
+	dev := e.mustDial(dialOpts{username: devA, password: secA})
+	if got := dev.connack.Properties.TopicAliasMaximum; got == nil || *got != topicAliasMaximum {
+		t.Errorf("CONNACK Topic Alias Maximum %v, want %d", got, topicAliasMaximum)
+	}
+	for i, topic := range []string{inbox, ""} {
+		if r, err := publish(dev, topic, 1); err != nil || r.ReasonCode != codeSuccess {
+			t.Fatalf("publish %d (topic %q, alias 1): %v %+v", i, topic, err, r)
+		}
+		if got := ctl.expect(t); got.Topic != inbox {
+			t.Errorf("controller got topic %q", got.Topic)
+		}
+	}
+
+	t.Run("unknown alias", func(t *testing.T) {
+		dev := e.mustDial(dialOpts{username: devA, password: secA})
+		go func() { _, _ = publish(dev, "", 2) }() // answered by DISCONNECT, not PUBACK
+		select {
+		case d := <-dev.disconnected:
+			if d.ReasonCode != 0x82 {
+				t.Errorf("DISCONNECT 0x%02x, want 0x82 (protocol error)", d.ReasonCode)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("not disconnected")
+		}
+	})
+	t.Run("alias above the maximum", func(t *testing.T) {
+		// paho will not send it, so the packets are written by hand.
+		c, err := net.Dial("tcp", e.b.Addr("tcp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 5,
+			Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 30,
+				UsernameFlag: true, Username: []byte(devA), PasswordFlag: true, Password: []byte(secA)}}
+		pub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, ProtocolVersion: 5,
+			PacketID: 1, Payload: record(t, devA, ctlC),
+			Properties: packets.Properties{TopicAlias: topicAliasMaximum + 1, TopicAliasFlag: true}}
+		var buf bytes.Buffer
+		if err := connect.ConnectEncode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.PublishEncode(&buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(buf.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(c)
+		for {
+			kind, body := readRawPacket(t, r)
+			if kind == packets.Disconnect {
+				if len(body) == 0 || body[0] != 0x94 {
+					t.Errorf("DISCONNECT %x, want reason 0x94 (topic alias invalid)", body)
+				}
+				return
+			}
+		}
+	})
+	ctl.expectNone(t, 100*time.Millisecond)
+}
+
+// readRawPacket reads one MQTT packet: its type and its body.
+func readRawPacket(t *testing.T, r *bufio.Reader) (byte, []byte) {
+	t.Helper()
+	first, err := r.ReadByte()
+	if err != nil {
+		t.Fatalf("reading a packet: %v", err)
+	}
+	n, shift := 0, 0
+	for {
+		b, err := r.ReadByte()
+		if err != nil || shift > 21 {
+			t.Fatalf("reading a packet length: %v", err)
+		}
+		n |= int(b&0x7f) << shift
+		if b&0x80 == 0 {
+			break
+		}
+		shift += 7
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatalf("reading a packet body: %v", err)
+	}
+	return first >> 4, body
 }

@@ -101,6 +101,7 @@ func New(cfg Config) (*Broker, error) {
 	caps.MaximumInflight = uint16(cfg.MaxQueued)
 	caps.ReceiveMaximum = cfg.ReceiveMaximum
 	caps.MaximumPacketSize = cfg.MaxPacketSize
+	caps.TopicAliasMaximum = topicAliasMaximum
 	caps.MaximumSessionExpiryInterval = uint32(cfg.MaxSessionExpiry / time.Second)
 	// Acks must not echo the PUBLISH's user properties: strict MQTT 5
 	// clients (paho) reject them.

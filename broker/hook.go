@@ -466,6 +466,7 @@ func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 			pk.Properties.SessionExpiryInterval = cl.Properties.Props.SessionExpiryInterval
 			pk.Properties.SessionExpiryIntervalFlag = true
 		}
+		pk.Properties.TopicAliasMaximum = topicAliasMaximum
 		if inbox := h.b.rules.Inbox(s.subject); inbox != "" {
 			// Response Information is the client's reply-to topic
 			// (R-MQTT.21); Mochi sends it only when the client asked.
@@ -480,10 +481,41 @@ func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 // answers publishes that Mochi would drop without a word.
 func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	h.b.flow.acked(cl, pk)
-	if pk.FixedHeader.Type == packets.Publish && !mqtt.IsValidFilter(pk.TopicName, true) {
+	if pk.FixedHeader.Type != packets.Publish {
+		return pk, nil
+	}
+	if pk.Properties.TopicAliasFlag && pk.Properties.TopicAlias > 0 && pk.TopicName == "" {
+		var err error
+		if pk.TopicName, err = h.aliasedTopic(cl, pk.Properties.TopicAlias); err != nil {
+			return pk, err
+		}
+	}
+	if !mqtt.IsValidFilter(pk.TopicName, true) {
 		h.refuseInvalidTopic(cl, pk)
 	}
 	return pk, nil
+}
+
+// topicAliasMaximum is how many topic aliases a client may set on its
+// connection (the CONNACK says so). Mochi accepts up to 65,535, each
+// holding a topic, without telling the client it may use any.
+const topicAliasMaximum = 10
+
+// aliasedTopic returns the topic a client's PUBLISH names by topic alias
+// alone. Mochi resolves the alias only after its ACL check, which would
+// judge the empty topic and refuse every such publish; the broker resolves
+// it first. An alias the client never set is a protocol error
+// [MQTT-3.3.2-12]; one above the maximum Mochi refuses itself (0x94).
+func (h *hook) aliasedTopic(cl *mqtt.Client, alias uint16) (string, error) {
+	if alias > topicAliasMaximum {
+		return "", nil
+	}
+	if topic := cl.State.TopicAliases.Inbound.Set(alias, ""); topic != "" {
+		return topic, nil
+	}
+	code := packets.Code{Code: packets.ErrProtocolViolation.Code, Reason: "protocol violation: unknown topic alias"}
+	_ = h.b.server.DisconnectClient(cl, code)
+	return "", code
 }
 
 // refuseInvalidTopic acknowledges a publish to a topic Mochi silently
