@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"bytes"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -149,13 +150,13 @@ func TestDeviceServesController(t *testing.T) {
 	})
 	// The device counts a response after publishing it, so the last one
 	// may reach the controller first.
-	deadline := time.Now().Add(2 * time.Second)
-	s := f.Stats()
-	for (s.Requests < 12 || s.Responses < 12) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		s = f.Stats()
-	}
-	if s.Requests < 12 || s.Responses < 12 || s.Ignored() != 0 {
+	testutil.EventuallyOK(t, 10*time.Second, func() string {
+		if s := f.Stats(); s.Requests < 12 || s.Responses < 12 {
+			return fmt.Sprintf("stats %+v, want 12 requests and responses", s)
+		}
+		return ""
+	})
+	if s := f.Stats(); s.Ignored() != 0 {
 		t.Errorf("stats: %+v", s)
 	}
 }
