@@ -251,6 +251,8 @@ func TestConfigValidation(t *testing.T) {
 		{"duplicate names", Config{Credentials: mirror, Listeners: []ListenerConfig{{Addr: ":1"}, {Addr: ":2"}}}, "duplicate"},
 		{"negative timeout", Config{Credentials: mirror, ConnectTimeout: -1}, "connect_timeout"},
 		{"inflight too big", Config{Credentials: mirror, MaxInflight: 70000}, "max_inflight"},
+		{"keep alive below a second", Config{Credentials: mirror, MaxKeepalive: time.Millisecond}, "max_keepalive"},
+		{"keep alive beyond MQTT's", Config{Credentials: mirror, MaxKeepalive: 19 * time.Hour}, "max_keepalive"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -430,4 +432,86 @@ func readRawPacket(t *testing.T, r *bufio.Reader) (byte, []byte) {
 		t.Fatalf("reading a packet body: %v", err)
 	}
 	return first >> 4, body
+}
+
+// TestKeepaliveCapped: a client may not hold a connection with no keep
+// alive, or a longer one than the broker allows, because a connection that
+// died without a FIN would stay open (and its device online) for that long.
+// MQTT 5 clients are told the cap in CONNACK and held to it; MQTT 3 ones,
+// which cannot be told, are refused.
+func TestKeepaliveCapped(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.MaxKeepalive = 2 * time.Second })
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	for _, tc := range []struct {
+		name      string
+		version   byte
+		keepalive uint16
+		told      uint16 // Server Keep Alive expected in CONNACK; 0 = none
+		refused   byte   // CONNACK code expected; 0 = accepted
+	}{
+		{"MQTT 5, none", 5, 0, 2, 0},
+		{"MQTT 5, above the cap", 5, 60, 2, 0},
+		{"MQTT 5, within the cap", 5, 1, 0, 0},
+		{"MQTT 3.1.1, none", 4, 0, 0, 0x02},
+		{"MQTT 3.1.1, above the cap", 4, 60, 0, 0x02},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, r := rawConnect(t, e, packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: tc.keepalive,
+				UsernameFlag: true, Username: []byte(devA), PasswordFlag: true, Password: []byte(secA)}, tc.version)
+			kind, body := readRawPacket(t, r)
+			if kind != packets.Connack {
+				t.Fatalf("got packet type %d, want CONNACK", kind)
+			}
+			ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connack, Remaining: len(body)}, ProtocolVersion: tc.version}
+			if err := ack.ConnackDecode(body); err != nil {
+				t.Fatal(err)
+			}
+			if ack.ReasonCode != tc.refused {
+				t.Fatalf("CONNACK 0x%02x, want 0x%02x", ack.ReasonCode, tc.refused)
+			}
+			if tc.refused != 0 {
+				return
+			}
+			if got := ack.Properties.ServerKeepAlive; ack.Properties.ServerKeepAliveFlag != (tc.told != 0) || got != tc.told {
+				t.Errorf("Server Keep Alive %d (flag %v), want %d", got, ack.Properties.ServerKeepAliveFlag, tc.told)
+			}
+			// A silent client is closed after 1.5 times its keep alive.
+			start := time.Now()
+			_ = c.SetReadDeadline(start.Add(10 * time.Second))
+			if _, err := io.ReadAll(r); err != nil {
+				t.Fatalf("a silent connection was not closed: %v", err)
+			}
+			ka := tc.keepalive
+			if tc.told != 0 {
+				ka = tc.told
+			}
+			want := time.Duration(ka+ka/2) * time.Second // Mochi's deadline, in whole seconds
+			if took := time.Since(start); took < want-500*time.Millisecond || took > want+2*time.Second {
+				t.Errorf("silent connection closed after %v, want about %v", took, want)
+			}
+		})
+	}
+}
+
+// rawConnect opens a TCP connection to e's broker and writes a CONNECT of
+// the given protocol version (4 = MQTT 3.1.1, 5), for checks paho cannot
+// make; it returns the connection and a reader of what the broker sends.
+func rawConnect(t *testing.T, e *env, params packets.ConnectParams, version byte) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", e.b.Addr("tcp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	params.ProtocolName = []byte("MQTT")
+	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: version, Connect: params}
+	var buf bytes.Buffer
+	if err := connect.ConnectEncode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	return c, bufio.NewReader(c)
 }

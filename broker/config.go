@@ -75,6 +75,13 @@ type Config struct {
 	MaxPacketSize uint32 `yaml:"max_packet_size"`
 	// MaxSessionExpiry caps how long a disconnected session is kept.
 	MaxSessionExpiry time.Duration `yaml:"max_session_expiry"`
+	// MaxKeepalive caps the keep alive a client may ask for, so that a
+	// connection that died without a FIN (a NAT forgot it, the device lost
+	// power) is closed within 1.5 times it, and the device shows offline.
+	// An MQTT 5 client asking for more, or for none (0), is told this value
+	// (Server Keep Alive); an MQTT 3 client, which cannot be told, is
+	// refused (identifier rejected, as Mosquitto does).
+	MaxKeepalive time.Duration `yaml:"max_keepalive"`
 	// MaxPendingWrites bounds each client's outbound queue.
 	MaxPendingWrites int `yaml:"max_pending_writes"`
 	// MaxInflight bounds the QoS 1/2 deliveries on the wire to one client
@@ -117,6 +124,7 @@ const (
 	DefaultMaxConnectionsPerIP = 1_000 // CGNAT puts many CPEs behind one address
 	DefaultMaxPacketSize       = 256 << 10
 	DefaultMaxSessionExpiry    = 24 * time.Hour
+	DefaultMaxKeepalive        = 20 * time.Minute
 	DefaultMaxPendingWrites    = 1024
 	DefaultMaxInflight         = 128
 	DefaultMaxQueued           = 10_000
@@ -153,6 +161,7 @@ func (c *Config) setDefaults() error {
 		c.MaxPacketSize = DefaultMaxPacketSize
 	}
 	setDuration(&c.MaxSessionExpiry, DefaultMaxSessionExpiry)
+	setDuration(&c.MaxKeepalive, DefaultMaxKeepalive)
 	setInt(&c.MaxPendingWrites, DefaultMaxPendingWrites)
 	setInt(&c.MaxInflight, DefaultMaxInflight)
 	setInt(&c.MaxQueued, DefaultMaxQueued)
@@ -179,6 +188,8 @@ func (c *Config) setDefaults() error {
 		return configErr("max_connections_per_ip", "must not be negative")
 	case c.MaxSessionExpiry < 0:
 		return configErr("max_session_expiry", "must not be negative")
+	case c.MaxKeepalive < time.Second || c.MaxKeepalive > 65535*time.Second:
+		return configErr("max_keepalive", "must be between 1s and 65535s (MQTT's largest keep alive)")
 	case c.MaxPendingWrites < 0 || c.MaxPendingWrites > 1<<20:
 		return configErr("max_pending_writes", "must be between 1 and 1048576")
 	case c.MaxInflight < 0 || c.MaxInflight > 65535:

@@ -64,6 +64,8 @@ var (
 	errCertRequired     = refusal{packets.ErrNotAuthorized, "cert_required"}
 	errWillDenied       = refusal{packets.ErrNotAuthorized, "will_denied"}
 	errWillPayload      = refusal{packets.ErrPayloadFormatInvalid, "will_payload"}
+	// MQTT 3 has no code for it; Mosquitto answers "identifier rejected".
+	errKeepalive = refusal{packets.ErrClientIdentifierNotValid, "keepalive"}
 )
 
 // OnConnect authenticates the client and binds its endpoint ID, client ID
@@ -78,6 +80,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 	s, ref := h.authenticate(cl, c, pk)
 	if ref == nil {
 		ref = h.checkWill(s, pk)
+	}
+	if ref == nil {
+		ref = h.capKeepalive(cl)
 	}
 	if ref != nil {
 		h.b.metrics.authFailures.WithLabelValues(ref.reason).Inc()
@@ -115,6 +120,21 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		cl.Properties.Username = []byte(s.username)
 	}
 	h.b.sessions.add(cl, s)
+	return nil
+}
+
+// capKeepalive applies Config.MaxKeepalive: without it, a client asking for
+// no keep alive would hold a dead connection, and show online, for ever.
+func (h *hook) capKeepalive(cl *mqtt.Client) *refusal {
+	limit := uint16(h.b.cfg.MaxKeepalive / time.Second)
+	if ka := cl.State.Keepalive; ka != 0 && ka <= limit {
+		return nil
+	}
+	if cl.Properties.ProtocolVersion < 5 {
+		return &errKeepalive
+	}
+	cl.State.Keepalive = limit // Mochi sets the read deadline from it next
+	cl.State.ServerKeepalive = true
 	return nil
 }
 

@@ -40,6 +40,7 @@ type brokerFlags struct {
 	maxConns, perIP   int
 	maxPacket         uint64
 	maxSessionExpiry  time.Duration
+	maxKeepalive      time.Duration
 	maxPendingWrites  int
 	maxInflight       int
 	maxQueued         int
@@ -117,6 +118,7 @@ func (f *brokerFlags) defineFor(s *options.Set, embedded bool) {
 	s.Int(&f.perIP, "max-connections-per-ip", broker.DefaultMaxConnectionsPerIP, "cap on connections from one IP address")
 	s.Uint(&f.maxPacket, "max-packet-size", broker.DefaultMaxPacketSize, "largest MQTT packet accepted (bytes, or with KiB/MiB)")
 	s.Duration(&f.maxSessionExpiry, "max-session-expiry", broker.DefaultMaxSessionExpiry, "cap on how long a disconnected session is kept")
+	s.Duration(&f.maxKeepalive, "max-keepalive", broker.DefaultMaxKeepalive, "cap on a client's keep alive (MQTT 5 clients asking for more or none are told this; MQTT 3 ones are refused), so dead connections close")
 	s.Int(&f.maxPendingWrites, "max-pending-writes", broker.DefaultMaxPendingWrites, "outbound queue length per client")
 	s.Int(&f.maxInflight, "max-inflight", broker.DefaultMaxInflight, "QoS 1/2 deliveries on the wire to one client awaiting acknowledgement (also bounded by its Receive Maximum)")
 	s.Int(&f.maxQueued, "max-queued", broker.DefaultMaxQueued, "QoS 1/2 messages stored per client, on the wire or waiting; more are dropped")
@@ -190,7 +192,7 @@ func (f *brokerFlags) startBroker(ctx context.Context, js jetstream.JetStream, l
 	b, err := broker.New(broker.Config{
 		NodeName: f.nodeName, TopicPrefix: f.topicPrefix, Listeners: f.listeners(),
 		ConnectTimeout: f.connectTimeout, MaxConnections: f.maxConns, MaxConnectionsPerIP: f.perIP,
-		MaxPacketSize: uint32(f.maxPacket), MaxSessionExpiry: f.maxSessionExpiry,
+		MaxPacketSize: uint32(f.maxPacket), MaxSessionExpiry: f.maxSessionExpiry, MaxKeepalive: f.maxKeepalive,
 		MaxPendingWrites: f.maxPendingWrites, MaxInflight: f.maxInflight, MaxQueued: f.maxQueued, FlowWait: f.flowWait, ReceiveMaximum: uint16(f.receiveMaximum),
 		Lockout: lockoutConfig(f),
 		DataDir: f.dataDir, HTTPAddr: f.httpAddr,
