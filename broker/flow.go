@@ -259,6 +259,29 @@ func (f *flow) encode(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	return skipped
 }
 
+// discard accounts for a delivery that will not be written (too large for
+// the client, see hook.go): it leaves the queue if it came from it, and
+// frees its slot if it held one.
+func (f *flow) discard(cl *mqtt.Client, pk packets.Packet) {
+	v, ok := f.windows.Load(cl)
+	if !ok {
+		return
+	}
+	w := v.(*window)
+	w.mu.Lock()
+	_, held := w.held[pk.PacketID]
+	w.mu.Unlock()
+	if pk.FixedHeader.Qos == 0 {
+		f.queuedOut(w)
+		return
+	}
+	if held {
+		f.release(cl, pk.PacketID)
+	} else if !pk.FixedHeader.Dup {
+		f.queuedOut(w)
+	}
+}
+
 // hold records pk as written and awaiting acknowledgement. w.mu is held.
 func (w *window) hold(pk packets.Packet) {
 	if w.held == nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"cuttle/broker/creds"
 )
@@ -127,5 +128,39 @@ func TestQueueOverflowDelivered(t *testing.T) {
 		if q := w.queued.Load(); q != before {
 			t.Errorf("QoS %d: queue count %d after the overflow, want %d", qos, q, before)
 		}
+	}
+}
+
+// TestTooLargeForClientDiscarded: a delivery larger than the Maximum Packet
+// Size the client set is discarded as if it had been sent [MQTT-3.1.2-25]:
+// it does not take a slot of the client's window for ever (with Receive
+// Maximum 1, nothing after it would arrive) nor stay queued to fail again on
+// every reconnect.
+func TestTooLargeForClientDiscarded(t *testing.T) {
+	e := startEnv(t, nil)
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	dev := e.mustDial(dialOpts{username: devA, password: secA, receiveMax: 1, maxPacket: 512})
+	inbox := "usp/v1/agent/" + devA
+	if code := dev.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe: 0x%02x", code)
+	}
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	big := make([]byte, 2048)
+	small := record(t, ctlC, devA)
+	for _, p := range [][]byte{big, small} {
+		if code := ctl.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: p}); code != codeSuccess {
+			t.Fatalf("publish 0x%02x", code)
+		}
+	}
+	if got := dev.expect(t); string(got.Payload) != string(small) {
+		t.Fatalf("device got %d bytes, want the small message", len(got.Payload))
+	}
+	e.waitFor(func() bool {
+		cl, ok := e.b.server.Clients.Get(devA)
+		return ok && cl.State.Inflight.Len() == 0
+	}, "nothing left in flight to the device")
+	if n := testutil.ToFloat64(e.b.metrics.tooLarge); n != 1 {
+		t.Errorf("deliveries counted too large: %v, want 1", n)
 	}
 }

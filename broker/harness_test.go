@@ -102,6 +102,7 @@ type dialOpts struct {
 	persistent   bool   // CleanStart false with a one-hour session expiry
 	aliasMax     uint16 // Topic Alias Maximum the client accepts
 	will         *paho.WillMessage
+	maxPacket    uint32 // Maximum Packet Size the client accepts
 	from         string // local IP to connect from (a 127.0.0.0/8 address), if set
 }
 
@@ -159,6 +160,9 @@ func (e *env) dial(o dialOpts) (*client, byte, error) {
 	}
 	cp.Properties.RequestResponseInfo = o.responseInfo
 	cp.WillMessage = o.will
+	if o.maxPacket > 0 {
+		cp.Properties.MaximumPacketSize = &o.maxPacket
+	}
 	if o.aliasMax > 0 {
 		cp.Properties.TopicAliasMaximum = &o.aliasMax
 	}

@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"bytes"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -471,6 +473,10 @@ func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 		// the properties of a PUBLISH belong to the application.
 		pk.Mods.DisallowProblemInfo = false
 		if pk.FixedHeader.Type == packets.Publish {
+			if pk.Mods.MaxSize > 0 && !fits(pk, pk.Mods.MaxSize) {
+				h.discardTooLarge(cl, pk)
+				return skipped
+			}
 			return h.b.flow.encode(cl, pk)
 		}
 	case packets.Connack:
@@ -495,6 +501,48 @@ func (h *hook) OnPacketEncode(cl *mqtt.Client, pk packets.Packet) packets.Packet
 		}
 	}
 	return pk
+}
+
+// fits reports whether pk encodes to at most max bytes. A bound from the
+// field lengths settles almost every case; only a packet near the limit is
+// encoded to measure it.
+func fits(pk packets.Packet, max uint32) bool {
+	p := &pk.Properties
+	n := 5 + 2 + len(pk.TopicName) + 2 + 4 + len(pk.Payload) + // header, topic, ID, property length
+		2 + 5 + 3 + 3 + len(p.ContentType) + 3 + len(p.ResponseTopic) + 3 + len(p.CorrelationData) + 5*len(p.SubscriptionIdentifier)
+	for _, u := range p.User {
+		n += 5 + len(u.Key) + len(u.Val)
+	}
+	if n <= int(max) {
+		return true
+	}
+	var buf bytes.Buffer
+	if err := pk.PublishEncode(&buf); err != nil {
+		return true // Mochi reports it when it encodes the packet itself
+	}
+	return buf.Len() <= int(max)
+}
+
+// discardTooLarge drops a delivery larger than the client's Maximum Packet
+// Size as if it had been sent [MQTT-3.1.2-25]. Mochi would fail to write
+// it and keep it in flight: it would hold a slot of the client's window for
+// ever, and fail again on every reconnect.
+func (h *hook) discardTooLarge(cl *mqtt.Client, pk packets.Packet) {
+	h.b.metrics.tooLarge.Inc()
+	h.b.log.Debug("delivery larger than the client's maximum packet size discarded",
+		"client", cl.ID, "topic", pk.TopicName, "max", pk.Mods.MaxSize)
+	h.b.flow.discard(cl, pk)
+	if pk.FixedHeader.Qos == 0 {
+		return
+	}
+	if in, ok := cl.State.Inflight.Get(pk.PacketID); ok && in.FixedHeader.Type == packets.Publish {
+		if cl.State.Inflight.Delete(pk.PacketID) {
+			atomic.AddInt64(&h.b.server.Info.Inflight, -1)
+		}
+		if h.b.store != nil {
+			h.b.store.OnQosDropped(cl, pk)
+		}
+	}
 }
 
 // OnPacketRead sees the client's acknowledgements, which free slots, and

@@ -24,6 +24,9 @@ type metrics struct {
 	// qosDropped counts QoS 1/2 deliveries Mochi gave up on (expired, or
 	// refused by the client).
 	qosDropped prometheus.Counter
+	// tooLarge counts deliveries discarded for exceeding the client's
+	// Maximum Packet Size.
+	tooLarge prometheus.Counter
 	// takeoverOrphans counts deliveries Mochi stored on a session being
 	// taken over, by what became of them (takeover.go).
 	takeoverOrphans *prometheus.CounterVec
@@ -58,6 +61,9 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 		qosDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cuttle_broker_qos_dropped_total", Help: "QoS 1/2 deliveries abandoned: expired, or refused by the client.",
 		}),
+		tooLarge: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cuttle_broker_deliveries_too_large_total", Help: "Deliveries discarded because they exceed the Maximum Packet Size the receiving client set.",
+		}),
 		takeoverOrphans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cuttle_broker_takeover_orphans_total",
 			Help: "QoS 1/2 deliveries routed to a session while a reconnect took it over: redelivered to the new connection, already copied, discarded (clean start) or lost.",
@@ -73,7 +79,7 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(v(info())) })
 	}
 	collectors := []prometheus.Collector{
-		m.connects, m.connRefused, m.authFailures, m.lockouts, m.aclDenials, m.recordsDropped, m.revoked, m.flowWaits, m.flowWaitTimeouts, m.qosDropped, m.takeoverOrphans,
+		m.connects, m.connRefused, m.authFailures, m.lockouts, m.aclDenials, m.recordsDropped, m.revoked, m.flowWaits, m.flowWaitTimeouts, m.qosDropped, m.takeoverOrphans, m.tooLarge,
 		gauge("cuttle_broker_clients_connected", "Connected MQTT clients.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.ClientsConnected) }),
 		gauge("cuttle_broker_inflight_messages", "QoS 1/2 messages awaiting acknowledgement.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.Inflight) }),
 		gauge("cuttle_broker_retained_messages", "Retained messages.", func(i *system.Info) int64 { return atomic.LoadInt64(&i.Retained) }),
