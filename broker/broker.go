@@ -117,6 +117,12 @@ func New(cfg Config) (*Broker, error) {
 		// the connection's outbox (outbox.go) batches them instead, and
 		// always flushes.
 		ClientNetWriteBufferSize: 1,
+		// Mochi refreshes its $SYS topics on this interval: a stop-the-world
+		// memory reading, twenty retained messages, and, with a data
+		// directory, a write of its statistics to the bolt store. Mochi's
+		// default is every second; only admin clients may read $SYS (the
+		// operator's figures are /metrics), so every 10 s, as Mosquitto.
+		SysTopicResendInterval: 10,
 		// Mochi gives every client a read buffer of this size for life.
 		// Packets larger than it are read past it, so it bounds how many
 		// small packets one read system call takes in, not their size:

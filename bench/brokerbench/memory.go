@@ -23,7 +23,11 @@ type memResult struct {
 	// after: they have all disconnected (after a GC); freed: after that,
 	// with free pages returned to the OS (debug.FreeOSMemory).
 	before, during, after, freed memSample
-	err                          error
+	// idleCPU is the CPU the broker process used per second of wall time
+	// while the idle devices were connected (keep alive 600 s, so almost
+	// none of it is theirs): its own housekeeping.
+	idleCPU time.Duration
+	err     error
 }
 
 func perConn(from, to uint64, n int) int64 { return (int64(to) - int64(from)) / int64(n) }
@@ -173,6 +177,10 @@ func memoryTest(kind, natsURL, secretsPath string, idle int, lim limits, memProf
 	if res.during.clients != int64(idle) {
 		return fail(fmt.Errorf("the broker counts %d connected clients, want %d", res.during.clients, idle))
 	}
+	const idleWindow = 5 * time.Second
+	cpu0 := procCPU(srv.cmd.Process.Pid)
+	time.Sleep(idleWindow)
+	res.idleCPU = (procCPU(srv.cmd.Process.Pid) - cpu0) * time.Second / idleWindow
 	if memProfile != "" {
 		path := memProfile + "." + kind
 		if err := srv.send("heapprofile " + path); err != nil {

@@ -123,10 +123,10 @@ func (r *report) ratioTable() table {
 }
 
 func (r *report) memoryTable() table {
-	t := table{{"broker", "idle devices", "RSS before", "RSS connected", "RSS after disconnect", "RSS after FreeOSMemory", "RSS/conn", "heap/conn", "stacks/conn", "goroutines/conn", "heap after"}}
+	t := table{{"broker", "idle devices", "RSS before", "RSS connected", "RSS after disconnect", "RSS after FreeOSMemory", "RSS/conn", "heap/conn", "stacks/conn", "goroutines/conn", "heap after", "idle CPU"}}
 	for _, m := range r.memory {
 		if m.err != nil {
-			t = append(t, []string{m.broker, fmt.Sprint(m.idle), "failed", "-", "-", "-", "-", "-", "-", "-", "-"})
+			t = append(t, []string{m.broker, fmt.Sprint(m.idle), "failed", "-", "-", "-", "-", "-", "-", "-", "-", "-"})
 			continue
 		}
 		t = append(t, []string{
@@ -137,6 +137,7 @@ func (r *report) memoryTable() table {
 			kb(perConn(m.before.stack, m.during.stack, m.idle)),
 			fmt.Sprintf("%.1f", float64(m.during.goroutines-m.before.goroutines)/float64(m.idle)),
 			mib(m.after.heap),
+			fmt.Sprintf("%.1f%% of a core", float64(m.idleCPU)/float64(time.Second)*100),
 		})
 	}
 	return t
