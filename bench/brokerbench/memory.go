@@ -23,6 +23,9 @@ type memResult struct {
 	// after: they have all disconnected (after a GC); freed: after that,
 	// with free pages returned to the OS (debug.FreeOSMemory).
 	before, during, after, freed memSample
+	// later: 30 s after they disconnected, before FreeOSMemory (what the
+	// runtime returns to the OS on its own).
+	later memSample
 	// idleCPU is the CPU the broker process used per second of wall time
 	// while the idle devices were connected (keep alive 600 s, so almost
 	// none of it is theirs): its own housekeeping.
@@ -212,8 +215,13 @@ func memoryTest(kind, natsURL, secretsPath string, idle int, lim limits, memProf
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	left := time.Now()
 	time.Sleep(time.Second)
 	if res.after, err = srv.mem("mem"); err != nil {
+		return fail(err)
+	}
+	time.Sleep(time.Until(left.Add(30 * time.Second)))
+	if res.later, err = srv.mem("mem"); err != nil {
 		return fail(err)
 	}
 	if res.freed, err = srv.mem("free"); err != nil {

@@ -123,15 +123,15 @@ func (r *report) ratioTable() table {
 }
 
 func (r *report) memoryTable() table {
-	t := table{{"broker", "idle devices", "RSS before", "RSS connected", "RSS after disconnect", "RSS after FreeOSMemory", "RSS/conn", "heap/conn", "stacks/conn", "goroutines/conn", "heap after", "idle CPU"}}
+	t := table{{"broker", "idle devices", "RSS before", "RSS connected", "RSS after disconnect", "30 s after", "RSS after FreeOSMemory", "RSS/conn", "heap/conn", "stacks/conn", "goroutines/conn", "heap after", "idle CPU"}}
 	for _, m := range r.memory {
 		if m.err != nil {
-			t = append(t, []string{m.broker, fmt.Sprint(m.idle), "failed", "-", "-", "-", "-", "-", "-", "-", "-", "-"})
+			t = append(t, []string{m.broker, fmt.Sprint(m.idle), "failed", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"})
 			continue
 		}
 		t = append(t, []string{
 			m.broker, fmt.Sprint(m.idle),
-			mib(m.before.rss), mib(m.during.rss), mib(m.after.rss), mib(m.freed.rss),
+			mib(m.before.rss), mib(m.during.rss), mib(m.after.rss), mib(m.later.rss), mib(m.freed.rss),
 			kb(perConn(m.before.rss, m.during.rss, m.idle)),
 			kb(perConn(m.before.heap, m.during.heap, m.idle)),
 			kb(perConn(m.before.stack, m.during.stack, m.idle)),
