@@ -323,6 +323,16 @@ func TestWillMessagesChecked(t *testing.T) {
 			t.Errorf("controller got %x", got.Payload)
 		}
 	})
+
+	t.Run("revoked device leaves none", func(t *testing.T) {
+		c := e.mustDial(dialOpts{username: devA, password: secA, will: &paho.WillMessage{Topic: toCtl, QoS: 1, Payload: record(t, devA, ctlC)}})
+		start := time.Now()
+		if err := e.store.SetDisabled(context.Background(), devA, true); err != nil {
+			t.Fatal(err)
+		}
+		c.expectRevoked(t, start, "device with a Will")
+		ctl.expectNone(t, 300*time.Millisecond)
+	})
 }
 
 // TestTopicAliasesFromClients: the CONNACK offers topic aliases, a client

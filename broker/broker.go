@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -307,6 +308,9 @@ func (b *Broker) onCredentialChange(ch creds.Change) {
 			b.server.Clients.Delete(cl.ID)
 			continue
 		}
+		// A Will is published for the identity that left it, which no
+		// longer has the right: it is dropped, not sent.
+		atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
 		b.wg.Go(func() { _ = b.server.DisconnectClient(cl, packets.ErrNotAuthorized) })
 	}
 }
