@@ -137,7 +137,8 @@ func New(cfg Config) (*Broker, error) {
 	}
 	b.metrics = m
 	b.flow = &flow{maxInflight: cfg.MaxInflight, highWater: max(cfg.MaxQueued/2, 1),
-		queueHigh: int64(max(cfg.MaxPendingWrites/2, 1)), queueLow: int64(cfg.MaxPendingWrites / 4)}
+		queueHigh: int64(max(cfg.MaxPendingWrites/2, 1)), queueLow: int64(cfg.MaxPendingWrites / 4),
+		maxStored: cfg.MaxQueued}
 	b.guard = newGuard(&b.cfg, m)
 	if err := b.server.AddHook(&hook{b: b}, nil); err != nil {
 		return nil, fmt.Errorf("adding hook: %w", err)

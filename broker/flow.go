@@ -87,8 +87,11 @@ type flow struct {
 	// queueHigh and queueLow are the outbound queue lengths at which a
 	// client becomes busy and stops being busy.
 	queueHigh, queueLow int64
-	windows             sync.Map     // *mqtt.Client -> *window
-	busy                atomic.Int64 // windows currently busy; 0 keeps the publish path free of lookups
+	// maxStored is Mochi's cap on a client's inflight table
+	// (Config.MaxQueued).
+	maxStored int
+	windows   sync.Map     // *mqtt.Client -> *window
+	busy      atomic.Int64 // windows currently busy; 0 keeps the publish path free of lookups
 
 	roomMu sync.Mutex    // guards room
 	room   chan struct{} // closed (and replaced) when a busy window stops being busy
@@ -132,10 +135,10 @@ type window struct {
 	// fallen to flow.queueLow. busy is either, and is what flow.busy counts.
 	backlogBusy, queueBusy, busy bool
 	// queued estimates the length of Mochi's outbound queue for the client
-	// (deliveries counted in and not yet out). It may drift by one for each
-	// SUBSCRIBE, whose ACL check looks like a delivery's, and for each
-	// delivery Mochi refuses for a full inflight table; a window lives as
-	// long as one connection.
+	// (deliveries counted in and not yet out). It may drift up by one for
+	// each SUBSCRIBE, whose ACL check looks like a delivery's, and down for
+	// QoS 0 deliveries queued while the inflight table is full (queuedIn);
+	// a window lives as long as one connection.
 	queued atomic.Int64
 }
 
@@ -154,10 +157,15 @@ func (f *flow) settle(w *window) (freed bool) {
 	return freed
 }
 
-// queuedIn counts a delivery about to be queued for cl.
+// queuedIn counts a delivery about to be queued for cl. When cl's inflight
+// table is full Mochi refuses a QoS 1/2 delivery right after this question,
+// so none is counted then: a count that never comes out would leave cl busy
+// for good, and publishers waiting on it. (A QoS 0 one is queued all the
+// same and uncounted; the estimate errs low, where the worst is a delivery
+// written past a full queue.)
 func (f *flow) queuedIn(cl *mqtt.Client) {
 	v, ok := f.windows.Load(cl)
-	if !ok {
+	if !ok || cl.State.Inflight.Len() >= f.maxStored {
 		return
 	}
 	w := v.(*window)

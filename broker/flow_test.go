@@ -164,3 +164,38 @@ func TestTooLargeForClientDiscarded(t *testing.T) {
 		t.Errorf("deliveries counted too large: %v, want 1", n)
 	}
 }
+
+// TestFullStoreDoesNotLeaveClientBusy: deliveries Mochi refuses because the
+// recipient's inflight table is full (they are dropped and counted, by
+// design) must not count into its outbound queue, or the recipient would
+// look busy for good and every device publishing to it would be held.
+func TestFullStoreDoesNotLeaveClientBusy(t *testing.T) {
+	e := startEnv(t, func(c *Config) {
+		c.MaxQueued, c.MaxInflight, c.MaxPendingWrites = 4, 4, 8
+		c.FlowWait = 100 * time.Millisecond
+	})
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC, manualAck: true}) // never acknowledges
+	inbox := "usp/v1/controller/" + ctlC
+	if code := ctl.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe: 0x%02x", code)
+	}
+	dev := e.mustDial(dialOpts{username: devA, password: secA})
+	for range 20 {
+		if code := dev.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: record(t, devA, ctlC)}); code != codeSuccess {
+			t.Fatalf("publish 0x%02x", code)
+		}
+	}
+	cl, ok := e.b.server.Clients.Get(ctlC)
+	if !ok {
+		t.Fatal("controller not in the client table")
+	}
+	e.waitFor(func() bool { return cl.State.Inflight.Len() == 4 }, "the controller's store full")
+	if e.b.flow.isBusy(cl) {
+		t.Errorf("controller busy after refused deliveries: %s", e.b.flow.describe())
+	}
+	if n := testutil.ToFloat64(e.b.metrics.flowWaits); n != 0 {
+		t.Errorf("device publishes held %v times, want none", n)
+	}
+}
