@@ -135,10 +135,10 @@ type window struct {
 	// fallen to flow.queueLow. busy is either, and is what flow.busy counts.
 	backlogBusy, queueBusy, busy bool
 	// queued estimates the length of Mochi's outbound queue for the client
-	// (deliveries counted in and not yet out). It may drift up by one for
-	// each SUBSCRIBE, whose ACL check looks like a delivery's, and down for
-	// QoS 0 deliveries queued while the inflight table is full (queuedIn);
-	// a window lives as long as one connection.
+	// (deliveries counted in and not yet out). It may drift down, for QoS 0
+	// deliveries queued while the inflight table is full (queuedIn) and
+	// for refused subscriptions (subscribing), never up: a window lives as
+	// long as one connection.
 	queued atomic.Int64
 }
 
@@ -170,6 +170,17 @@ func (f *flow) queuedIn(cl *mqtt.Client) {
 	}
 	w := v.(*window)
 	if w.queued.Add(1) == f.queueHigh {
+		f.checkQueue(w)
+	}
+}
+
+// subscribing offsets the ACL checks of a SUBSCRIBE's n filters, which
+// Mochi asks as it would for a delivery, so they do not count into cl's
+// queue.
+func (f *flow) subscribing(cl *mqtt.Client, n int) {
+	if v, ok := f.windows.Load(cl); ok {
+		w := v.(*window)
+		w.queued.Add(-int64(n))
 		f.checkQueue(w)
 	}
 }

@@ -38,7 +38,7 @@ var provided = func() (set [256]bool) {
 		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnSessionEstablish,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect, mqtt.OnPublish, mqtt.OnPacketEncode,
 		mqtt.OnPacketRead, mqtt.OnQosDropped, mqtt.OnClientExpired, mqtt.OnPublishDropped,
-		mqtt.OnPacketProcessed,
+		mqtt.OnPacketProcessed, mqtt.OnSubscribe,
 	} {
 		set[ev] = true
 	}
@@ -543,6 +543,13 @@ func (h *hook) discardTooLarge(cl *mqtt.Client, pk packets.Packet) {
 			h.b.store.OnQosDropped(cl, pk)
 		}
 	}
+}
+
+// OnSubscribe tells the flow control that the ACL questions Mochi asks
+// next are for subscriptions, not deliveries (flow.go, subscribing).
+func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.b.flow.subscribing(cl, len(pk.Filters))
+	return pk
 }
 
 // OnPacketRead sees the client's acknowledgements, which free slots, and
