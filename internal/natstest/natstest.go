@@ -113,14 +113,12 @@ func JetStream(t testing.TB, s *embednats.Server, opts ...nats.Option) (*nats.Co
 }
 
 // Unreachable returns a connection, and its JetStream context, to a port
-// nobody listens on (a started and stopped server's), for tests of what
-// happens without NATS. The connection keeps retrying every 50ms and is
-// closed at cleanup; url is where it tries.
+// nobody listens on for the length of the test (testutil.RefusedAddr), for
+// tests of what happens without NATS. The connection keeps retrying every
+// 50ms and is closed at cleanup; url is where it tries.
 func Unreachable(t testing.TB) (nc *nats.Conn, js jetstream.JetStream, url string) {
 	t.Helper()
-	s := Start(t)
-	url = s.ClientURL()
-	s.Shutdown()
+	url = "nats://" + testutil.RefusedAddr(t)
 	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatalf("connecting to %s: %v", url, err)
