@@ -14,6 +14,7 @@ import (
 	"cuttle/broker/creds"
 	"cuttle/embednats"
 	"cuttle/internal/natstest"
+	"cuttle/internal/testutil"
 )
 
 // credsEnv runs `cuttle creds` in-process against one embedded NATS.
@@ -306,9 +307,7 @@ func TestCredsRevokeCert(t *testing.T) {
 }
 
 func TestCredsUnreachableNATS(t *testing.T) {
-	ns := natstest.Start(t)
-	url := ns.ClientURL()
-	ns.Shutdown()
+	url := "nats://" + testutil.RefusedAddr(t)
 	var out, errOut bytes.Buffer
 	c := credsCLI{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
 	begin := time.Now()
