@@ -19,7 +19,7 @@ import (
 // again. Nothing the client started outlives it.
 func TestReconnect(t *testing.T) {
 	testutil.CheckGoroutines(t, 5*time.Second)
-	e := startEnv(t, nil)
+	e := startEnv(t, func(c *broker.Config) { c.Listeners[0].Addr = testutil.RestartableAddr(t) })
 	d := startFleet(e, "r", 1, fleetOpts{})[0]
 	c := e.startClient(nil)
 

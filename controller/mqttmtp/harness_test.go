@@ -90,7 +90,8 @@ func (e *env) waitServing() {
 }
 
 // restartBroker stops the broker and starts a new one on the same
-// addresses, with the same NATS and credentials.
+// addresses, with the same NATS and credentials. Start the broker on
+// testutil.RestartableAddr: a port 0 listener's port may be taken meanwhile.
 func (e *env) restartBroker() {
 	e.tb.Helper()
 	for i, l := range e.cfg.Listeners {

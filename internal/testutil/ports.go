@@ -60,3 +60,17 @@ func FreePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// RestartableAddr returns a loopback address ("127.0.0.1:port") on a port
+// from FreePorts, for a server that a test stops and starts again where its
+// clients expect it. A port 0 listener's port is in the ephemeral range:
+// while the server is down, another test's listener or any outgoing
+// connection on the machine may take it, and the restart fails.
+func RestartableAddr(t testing.TB) string {
+	t.Helper()
+	ports, err := FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+}

@@ -45,3 +45,14 @@ func TestFreePorts(t *testing.T) {
 		ln.Close()
 	}
 }
+
+func TestRestartableAddr(t *testing.T) {
+	addr := RestartableAddr(t)
+	for range 2 { // bound, closed, bound again
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+	}
+}

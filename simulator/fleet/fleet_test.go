@@ -9,6 +9,7 @@ import (
 
 	"github.com/eclipse/paho.golang/paho"
 
+	"cuttle/broker"
 	"cuttle/internal/testutil"
 	"cuttle/simulator/profile"
 	"cuttle/usp"
@@ -343,7 +344,7 @@ func TestRebootCycle(t *testing.T) {
 }
 
 func TestReconnectAfterBrokerRestart(t *testing.T) {
-	e := startEnv(t, nil)
+	e := startEnv(t, func(c *broker.Config) { c.Listeners[0].Addr = testutil.RestartableAddr(t) })
 	e.controller(testCtrl)
 	const n = 20
 	devs := e.provision(prefix, n)

@@ -61,7 +61,8 @@ func (e *env) startBroker() {
 }
 
 // restartBroker stops the broker and starts a new one on the same
-// addresses, with the same NATS behind it.
+// addresses, with the same NATS behind it. Start the broker on
+// testutil.RestartableAddr: a port 0 listener's port may be taken meanwhile.
 func (e *env) restartBroker() {
 	e.t.Helper()
 	for i := range e.cfg.Listeners {
