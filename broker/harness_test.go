@@ -25,7 +25,7 @@ import (
 
 // env is a running broker with a real embedded NATS behind its credentials.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	b      *Broker
 	cfg    Config
 	creds  *credstest.Stack
@@ -39,7 +39,7 @@ type env struct {
 
 // startEnv starts NATS, the credential store and mirror, and a broker
 // configured by mod (listeners default to one TCP listener on 127.0.0.1:0).
-func startEnv(t *testing.T, mod func(*Config)) *env {
+func startEnv(t testing.TB, mod func(*Config)) *env {
 	t.Helper()
 	cs := credstest.Start(t, creds.MirrorConfig{})
 	cfg := Config{
@@ -199,7 +199,7 @@ func (e *env) mustDial(o dialOpts) *client {
 }
 
 // subscribe returns the SUBACK reason code of one subscription.
-func (c *client) subscribe(t *testing.T, filter string, qos byte) byte {
+func (c *client) subscribe(t testing.TB, filter string, qos byte) byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
