@@ -487,7 +487,7 @@ func TestKeepaliveCapped(t *testing.T) {
 			}
 			// A silent client is closed after 1.5 times its keep alive.
 			start := time.Now()
-			_ = c.SetReadDeadline(start.Add(10 * time.Second))
+			_ = c.SetReadDeadline(start.Add(15 * time.Second))
 			if _, err := io.ReadAll(r); err != nil {
 				t.Fatalf("a silent connection was not closed: %v", err)
 			}
@@ -496,7 +496,7 @@ func TestKeepaliveCapped(t *testing.T) {
 				ka = tc.told
 			}
 			want := time.Duration(ka+ka/2) * time.Second // Mochi's deadline, in whole seconds
-			if took := time.Since(start); took < want-500*time.Millisecond || took > want+2*time.Second {
+			if took := time.Since(start); took < want-500*time.Millisecond || took > want+5*time.Second {
 				t.Errorf("silent connection closed after %v, want about %v", took, want)
 			}
 		})
