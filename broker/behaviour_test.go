@@ -525,3 +525,38 @@ func rawConnect(t *testing.T, e *env, params packets.ConnectParams, version byte
 	}
 	return c, bufio.NewReader(c)
 }
+
+// TestDevicePublishRate: a device may publish its burst at once and then
+// at the configured rate; beyond it a QoS 1 publish is answered 0x97 and a
+// QoS 0 one is not delivered, and both are counted. Controllers are not
+// limited.
+func TestDevicePublishRate(t *testing.T) {
+	e := startEnv(t, func(c *Config) { c.DevicePublishRate, c.DevicePublishBurst = 1, 5 })
+	secA := e.addCred(creds.RoleDevice, devA, "")
+	secC := e.addCred(creds.RoleController, ctlC, "")
+	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
+	inbox := "usp/v1/controller/" + ctlC
+	if code := ctl.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
+		t.Fatalf("subscribe 0x%02x", code)
+	}
+	dev := e.mustDial(dialOpts{username: devA, password: secA})
+	for i := range 5 {
+		if code := dev.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: record(t, devA, ctlC)}); code != codeSuccess {
+			t.Fatalf("publish %d of the burst: 0x%02x", i, code)
+		}
+		ctl.expect(t)
+	}
+	if code := dev.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: record(t, devA, ctlC)}); code != 0x97 {
+		t.Errorf("publish beyond the burst: 0x%02x, want 0x97 (quota exceeded)", code)
+	}
+	dev.publish(t, &paho.Publish{Topic: inbox, QoS: 0, Payload: record(t, devA, ctlC)})
+	ctl.expectNone(t, 200*time.Millisecond)
+	if n := testutil.ToFloat64(e.b.metrics.recordsDropped.WithLabelValues("rate_limited")); n != 2 {
+		t.Errorf("rate-limited publishes counted: %v, want 2", n)
+	}
+	time.Sleep(1100 * time.Millisecond) // one publish a second
+	if code := dev.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: record(t, devA, ctlC)}); code != codeSuccess {
+		t.Errorf("publish a second later: 0x%02x", code)
+	}
+	ctl.expect(t)
+}

@@ -98,6 +98,14 @@ type Config struct {
 	// ReceiveMaximum is how many QoS 1/2 publishes a client may have
 	// unacknowledged towards the broker.
 	ReceiveMaximum uint16 `yaml:"receive_maximum"`
+	// DevicePublishRate caps the PUBLISH packets one device may send per
+	// second, with bursts of up to DevicePublishBurst; beyond it a QoS 1
+	// publish is answered 0x97 (quota exceeded) and a QoS 0 one dropped,
+	// both counted. It keeps one misbehaving or compromised device from
+	// flooding its controller, whose full queue would then hold every other
+	// device (flow.go). Negative: no limit.
+	DevicePublishRate  int `yaml:"device_publish_rate"`
+	DevicePublishBurst int `yaml:"device_publish_burst"`
 
 	// Lockout configures the brute-force defence.
 	Lockout lockout.Config `yaml:"lockout"`
@@ -130,6 +138,12 @@ const (
 	DefaultMaxQueued           = 10_000
 	DefaultFlowWait            = 10 * time.Second
 	DefaultReceiveMaximum      = 256
+	// A USP agent answers its controller's requests and sends its
+	// notifications: far below this, bulk jobs included (a device answers
+	// one request at a time). AWS IoT Core holds a connection to 100
+	// publishes a second too. Load-testing one agent needs it lifted.
+	DefaultDevicePublishRate  = 100
+	DefaultDevicePublishBurst = 1000
 )
 
 // ErrConfig is wrapped by every configuration error.
@@ -169,6 +183,8 @@ func (c *Config) setDefaults() error {
 	if c.ReceiveMaximum == 0 {
 		c.ReceiveMaximum = DefaultReceiveMaximum
 	}
+	setInt(&c.DevicePublishRate, DefaultDevicePublishRate)
+	setInt(&c.DevicePublishBurst, DefaultDevicePublishBurst)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -196,6 +212,8 @@ func (c *Config) setDefaults() error {
 		return configErr("max_inflight", "must be between 1 and 65535")
 	case c.MaxQueued < 0 || c.MaxQueued > 65535:
 		return configErr("max_queued", "must be between 1 and 65535 (MQTT packet IDs)")
+	case c.DevicePublishBurst < 1:
+		return configErr("device_publish_burst", "must be at least 1")
 	case c.MaxQueued < c.MaxInflight:
 		return configErr("max_queued", "must be at least max_inflight (%d)", c.MaxInflight)
 	}

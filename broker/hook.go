@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -375,6 +376,10 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	case hdr.FromID != s.subject.EndpointID:
 		h.dropRecord(s, "spoofed_from_id", "from_id is not the device's endpoint ID", hdr.FromID)
 		return pk, h.reject(cl, pk, packets.ErrNotAuthorized)
+	}
+	if rate := h.b.cfg.DevicePublishRate; rate > 0 && !s.publishes.take(time.Now(), float64(rate), float64(h.b.cfg.DevicePublishBurst)) {
+		h.dropRecord(s, "rate_limited", fmt.Sprintf("more than %d publishes a second", rate), hdr.FromID)
+		return pk, h.reject(cl, pk, packets.ErrQuotaExceeded)
 	}
 	h.waitForRoom(cl, pk.TopicName)
 	return pk, nil

@@ -50,7 +50,7 @@ func newMetrics(reg prometheus.Registerer, info func() *system.Info, lockedKeys 
 			Name: "cuttle_broker_acl_denials_total", Help: "Denied subscriptions, deliveries and publishes.",
 		}, []string{"op"}),
 		recordsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cuttle_broker_records_dropped_total", Help: "USP Records from devices dropped by the trusted-broker check, by reason.",
+			Name: "cuttle_broker_records_dropped_total", Help: "USP Records from devices dropped by the broker: failing the trusted-broker check (unparsable, spoofed_from_id) or over the publish rate (rate_limited).",
 		}, []string{"reason"}),
 		flowWaits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cuttle_broker_flow_waits_total", Help: "Publishes held because a recipient's backlog was long or its outbound queue half full.",

@@ -12,7 +12,8 @@ import (
 
 // session is what the broker knows about one authenticated connection.
 // It is created in OnConnect and never modified afterwards, except for the
-// atomic log limiter, so hooks read it without locks.
+// atomic log limiter and the publish bucket, which only the client's own
+// read loop uses, so hooks read it without locks.
 type session struct {
 	subject  acl.Subject
 	username string
@@ -28,6 +29,30 @@ type session struct {
 	// lastDropLog is the unix second of the last logged dropped Record;
 	// drops are logged at most once a minute per client.
 	lastDropLog atomic.Int64
+	// publishes limits a device's publish rate (Config.DevicePublishRate).
+	publishes tokenBucket
+}
+
+// tokenBucket admits events at a steady rate with bursts.
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take reports whether one more event fits at now, with the bucket
+// refilling at rate per second up to burst (and starting full).
+func (b *tokenBucket) take(now time.Time, rate, burst float64) bool {
+	if b.last.IsZero() {
+		b.tokens = burst
+	} else {
+		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // shouldLogDrop reports whether a dropped Record may be logged now.

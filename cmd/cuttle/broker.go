@@ -24,38 +24,40 @@ import (
 // brokerFlags are the options of `cuttle broker` (and the broker part of
 // `cuttle up`).
 type brokerFlags struct {
-	nats              natsFlags
-	nodeName          string
-	topicPrefix       string
-	mqttAddr          string
-	tlsAddr           string
-	wsAddr            string
-	wssAddr           string
-	localAddr         string
-	tlsCert, tlsKey   string
-	tlsClientCA       string
-	tlsAuth           string
-	identityFrom      string
-	connectTimeout    time.Duration
-	maxConns, perIP   int
-	maxPacket         uint64
-	maxSessionExpiry  time.Duration
-	maxKeepalive      time.Duration
-	maxPendingWrites  int
-	maxInflight       int
-	maxQueued         int
-	flowWait          time.Duration
-	receiveMaximum    int
-	lockFailures      int
-	lockWindow        time.Duration
-	lockBase, lockMax time.Duration
-	dataDir           string
-	httpAddr          string
-	credsBucket       string
-	revokedBucket     string
-	presenceBucket    string
-	replicas          int
-	logLevel          string
+	nats               natsFlags
+	nodeName           string
+	topicPrefix        string
+	mqttAddr           string
+	tlsAddr            string
+	wsAddr             string
+	wssAddr            string
+	localAddr          string
+	tlsCert, tlsKey    string
+	tlsClientCA        string
+	tlsAuth            string
+	identityFrom       string
+	connectTimeout     time.Duration
+	maxConns, perIP    int
+	maxPacket          uint64
+	maxSessionExpiry   time.Duration
+	maxKeepalive       time.Duration
+	devicePublishRate  int
+	devicePublishBurst int
+	maxPendingWrites   int
+	maxInflight        int
+	maxQueued          int
+	flowWait           time.Duration
+	receiveMaximum     int
+	lockFailures       int
+	lockWindow         time.Duration
+	lockBase, lockMax  time.Duration
+	dataDir            string
+	httpAddr           string
+	credsBucket        string
+	revokedBucket      string
+	presenceBucket     string
+	replicas           int
+	logLevel           string
 }
 
 // natsFlags say how to reach NATS.
@@ -124,6 +126,8 @@ func (f *brokerFlags) defineFor(s *options.Set, embedded bool) {
 	s.Int(&f.maxQueued, "max-queued", broker.DefaultMaxQueued, "QoS 1/2 messages stored per client, on the wire or waiting; more are dropped")
 	s.Duration(&f.flowWait, "flow-wait", broker.DefaultFlowWait, "longest a device's publish is held while its recipient's backlog is long")
 	s.Int(&f.receiveMaximum, "receive-maximum", broker.DefaultReceiveMaximum, "QoS 1/2 publishes a client may have unacknowledged towards the broker")
+	s.Int(&f.devicePublishRate, "device-publish-rate", broker.DefaultDevicePublishRate, "publishes a second one device may send, beyond its burst (-1 = no limit); more are refused (QoS 1: 0x97) and counted")
+	s.Int(&f.devicePublishBurst, "device-publish-burst", broker.DefaultDevicePublishBurst, "publishes one device may send at once above --device-publish-rate")
 	s.Int(&f.lockFailures, "lockout-failures", 5, "failed CONNECTs (per IP or username) within --lockout-window before a lockout")
 	s.Duration(&f.lockWindow, "lockout-window", time.Minute, "window in which failures count")
 	s.Duration(&f.lockBase, "lockout-base", time.Minute, "first lockout; doubles with each repeat")
@@ -194,6 +198,7 @@ func (f *brokerFlags) startBroker(ctx context.Context, js jetstream.JetStream, l
 		ConnectTimeout: f.connectTimeout, MaxConnections: f.maxConns, MaxConnectionsPerIP: f.perIP,
 		MaxPacketSize: uint32(f.maxPacket), MaxSessionExpiry: f.maxSessionExpiry, MaxKeepalive: f.maxKeepalive,
 		MaxPendingWrites: f.maxPendingWrites, MaxInflight: f.maxInflight, MaxQueued: f.maxQueued, FlowWait: f.flowWait, ReceiveMaximum: uint16(f.receiveMaximum),
+		DevicePublishRate: f.devicePublishRate, DevicePublishBurst: f.devicePublishBurst,
 		Lockout: lockoutConfig(f),
 		DataDir: f.dataDir, HTTPAddr: f.httpAddr,
 		Credentials: mirror, Presence: pres, Logger: log,

@@ -51,6 +51,8 @@ func startEnv(tb testing.TB, mod func(*broker.Config)) *env {
 		Credentials: mirror,
 		Lockout:     lockout.Config{MaxFailures: 1000, Window: time.Minute, BaseLockout: time.Minute},
 		Logger:      testLogger(),
+		// The benchmarks send one device requests at full speed.
+		DevicePublishRate: -1,
 	}
 	if mod != nil {
 		mod(&cfg)
