@@ -42,10 +42,13 @@
 package kvwatch
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -154,18 +157,74 @@ func ReadInitial(ctx context.Context, w jetstream.KeyWatcher, fn func(jetstream.
 }
 
 // ReadAll calls fn for the current value of every key of kv (deleted keys
-// left out), in one pass over the bucket instead of a request per key, and
-// returns once the last one has been read.
+// left out), oldest revision first, in one pass over the bucket instead of
+// a request per key, and returns once the last one has been read.
+//
+// A watch's nil entry alone does not mark that: a key written while the
+// watch is being created can be left out of the initial values and come
+// after the nil entry, as an update (a token in use, whose last use is
+// recorded, went missing from `cuttle token ls`). So after the nil entry
+// ReadAll reads on until it has seen the bucket's last revision as of that
+// moment. A mirror that keeps its watch open gets such a key a moment
+// later anyway; a one-off read does not.
 func ReadAll(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry)) error {
 	ctx, cancel := context.WithCancel(ctx)
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	// Deletes are read too: the bucket's last revision may be one.
+	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		cancel()
 		return err
 	}
 	defer StopWatchers(cancel, w)
-	return ReadInitial(ctx, w, fn)
+	latest := map[string]jetstream.KeyValueEntry{}
+	var seen uint64
+	take := func(e jetstream.KeyValueEntry) {
+		latest[e.Key()] = e
+		seen = max(seen, e.Revision())
+	}
+	if err := ReadInitial(ctx, w, take); err != nil {
+		return err
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if bs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+		last := bs.StreamInfo().State.LastSeq
+		// The last revision may also be gone (a bucket with a TTL): a
+		// quiet watch ends the wait.
+		quiet := time.NewTimer(readAllQuiet)
+		defer quiet.Stop()
+		for seen < last {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-quiet.C:
+				last = 0
+			case e, ok := <-w.Updates():
+				if !ok {
+					return ErrWatchClosed
+				}
+				if e != nil {
+					take(e)
+				}
+				quiet.Reset(readAllQuiet)
+			}
+		}
+	}
+	entries := slices.Collect(maps.Values(latest))
+	slices.SortFunc(entries, func(a, b jetstream.KeyValueEntry) int { return cmp.Compare(a.Revision(), b.Revision()) })
+	for _, e := range entries {
+		if e.Operation() == jetstream.KeyValuePut {
+			fn(e)
+		}
+	}
+	return nil
 }
+
+// readAllQuiet is how long ReadAll waits for a revision it expects when
+// nothing arrives.
+const readAllQuiet = 250 * time.Millisecond
 
 // Open opens a watch on each bucket and loads them through f.Load. The
 // watches outlive ctx, which bounds only the load (as does LoadTimeout):
