@@ -7,8 +7,12 @@ import (
 )
 
 // TestRampUpUnderRate connects 1,000 devices at 200 connections a second
-// and checks that no one-second window saw more than the rate allows (one
-// slot of slack for the window's edges, and 20 % for sampling).
+// and checks that no two-second window saw more than the rate allows (20 %
+// slack for sampling and the window's edges). The pacer's slots are spaced
+// exactly, but a device whose slot came while the machine was busy starts
+// late, together with the next ones: over one second, a 200 ms stall under
+// load alone makes 240. Over two seconds such bunching is lost in the
+// slack, and a pacer letting through even half as many again is not.
 func TestRampUpUnderRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 devices: not in -short")
@@ -60,15 +64,16 @@ func TestRampUpUnderRate(t *testing.T) {
 	if min := time.Duration(float64(n-1) / rate * float64(time.Second)); took < min*9/10 {
 		t.Errorf("%d devices connected in %v; the rate allows no less than %v", n, took, min)
 	}
-	// The most attempts in any window of one second.
+	// The most attempts in any window of two seconds.
+	const window = 2 * time.Second
 	worst := uint64(0)
 	for i, a := range samples {
-		for j := i + 1; j < len(samples) && samples[j].at.Sub(a.at) <= time.Second; j++ {
+		for j := i + 1; j < len(samples) && samples[j].at.Sub(a.at) <= window; j++ {
 			worst = max(worst, samples[j].attempts-a.attempts)
 		}
 	}
-	if limit := uint64(rate * 1.2); worst > limit {
-		t.Errorf("%d connection attempts within one second, limit %d", worst, limit)
+	if limit := uint64(rate * window.Seconds() * 1.2); worst > limit {
+		t.Errorf("%d connection attempts within %v, limit %d", worst, window, limit)
 	}
-	t.Logf("%d devices connected in %v, at most %d attempts per second", n, took.Round(time.Millisecond), worst)
+	t.Logf("%d devices connected in %v, at most %d attempts in %v", n, took.Round(time.Millisecond), worst, window)
 }
