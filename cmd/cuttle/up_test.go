@@ -102,9 +102,12 @@ func TestUp(t *testing.T) {
 		if err == nil || ca == nil || ca.ReasonCode != 0x86 {
 			break
 		}
-		conn, _ = net.Dial("tcp", m[1])
-		cl = paho.NewClient(paho.ClientConfig{Conn: conn})
+		_ = conn.Close() // the broker closes a refused connection too
 		time.Sleep(20 * time.Millisecond)
+		if conn, err = net.Dial("tcp", m[1]); err != nil {
+			t.Fatal(err)
+		}
+		cl = paho.NewClient(paho.ClientConfig{Conn: conn})
 	}
 	if err != nil {
 		t.Fatalf("device connect: %v (%+v)", err, ca)
