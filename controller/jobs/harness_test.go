@@ -44,6 +44,9 @@ type stack struct {
 	settled float64
 	// profile is the devices' profile; nil means the fleet's default.
 	profile *profile.Profile
+	// fleetQoS is the QoS of the Records devices publish; nil means the
+	// fleet's default (1).
+	fleetQoS *byte
 	// stopController stops the controller startStack started.
 	stopController func()
 
@@ -55,16 +58,27 @@ type stack struct {
 // credentials.
 func startStack(t testing.TB, n int) *stack {
 	t.Helper()
+	return startStackWith(t, n, nil)
+}
+
+// startStackWith is startStack with the broker's configuration changed
+// by mod.
+func startStackWith(t testing.TB, n int, mod func(*broker.Config)) *stack {
+	t.Helper()
 	cs := credstest.Start(t, creds.MirrorConfig{})
 	js, store, mirror := cs.JS, cs.Store, cs.Mirror
 	ctx := t.Context()
-	b := brokertest.Run(t, broker.Config{
+	cfg := broker.Config{
 		Listeners:   []broker.ListenerConfig{{Name: "tcp", Addr: "127.0.0.1:0"}},
 		Credentials: mirror, Presence: brokertest.Presence(t, js),
 		// Every device connects from 127.0.0.1.
 		MaxConnectionsPerIP: 1_000_000,
 		Lockout:             lockout.Config{MaxFailures: 1_000_000},
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	b := brokertest.Run(t, cfg)
 
 	s := &stack{t: t, js: js, url: "mqtt://" + b.Addr("tcp"), secrets: map[string]string{}}
 	var err error
@@ -130,7 +144,9 @@ func (s *stack) startFleet(eids []string) (stop func()) {
 	for _, eid := range eids {
 		devs = append(devs, fleet.DeviceConfig{EndpointID: eid, Secret: s.secrets[eid]})
 	}
-	f, err := fleet.New(fleetConfig(s.url, s.profile, devs))
+	cfg := fleetConfig(s.url, s.profile, devs)
+	cfg.QoS = s.fleetQoS
+	f, err := fleet.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
