@@ -281,11 +281,7 @@ func TestWillMessagesChecked(t *testing.T) {
 	if code := devBc.subscribe(t, "usp/v1/agent/"+devB, 1); code != codeGrantedQoS1 {
 		t.Fatalf("subscribe 0x%02x", code)
 	}
-	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
-	if code := ctl.subscribe(t, "usp/v1/controller/"+ctlC, 1); code != codeGrantedQoS1 {
-		t.Fatalf("subscribe 0x%02x", code)
-	}
-	toCtl := "usp/v1/controller/" + ctlC
+	ctl, toCtl := e.subscribedController(secC, dialOpts{})
 	for _, tc := range []struct {
 		name string
 		will paho.WillMessage
@@ -343,11 +339,7 @@ func TestTopicAliasesFromClients(t *testing.T) {
 	e := startEnv(t, nil)
 	secA := e.addCred(creds.RoleDevice, devA, "")
 	secC := e.addCred(creds.RoleController, ctlC, "")
-	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
-	inbox := "usp/v1/controller/" + ctlC
-	if code := ctl.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
-		t.Fatalf("subscribe 0x%02x", code)
-	}
+	ctl, inbox := e.subscribedController(secC, dialOpts{})
 	publish := func(dev *client, topic string, alias uint16) (*paho.PublishResponse, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -534,11 +526,7 @@ func TestDevicePublishRate(t *testing.T) {
 	e := startEnv(t, func(c *Config) { c.DevicePublishRate, c.DevicePublishBurst = 1, 5 })
 	secA := e.addCred(creds.RoleDevice, devA, "")
 	secC := e.addCred(creds.RoleController, ctlC, "")
-	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
-	inbox := "usp/v1/controller/" + ctlC
-	if code := ctl.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
-		t.Fatalf("subscribe 0x%02x", code)
-	}
+	ctl, inbox := e.subscribedController(secC, dialOpts{})
 	dev := e.mustDial(dialOpts{username: devA, password: secA})
 	for i := range 5 {
 		if code := dev.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: record(t, devA, ctlC)}); code != codeSuccess {

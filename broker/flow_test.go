@@ -101,11 +101,7 @@ func TestReceiveMaximumHonoured(t *testing.T) {
 func TestQueueOverflowDelivered(t *testing.T) {
 	e := startEnv(t, nil)
 	secC := e.addCred(creds.RoleController, ctlC, "")
-	ctl := e.mustDial(dialOpts{username: ctlC, password: secC})
-	inbox := "usp/v1/controller/" + ctlC
-	if code := ctl.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
-		t.Fatalf("subscribe: 0x%02x", code)
-	}
+	ctl, inbox := e.subscribedController(secC, dialOpts{})
 	cl, ok := e.b.server.Clients.Get(ctlC)
 	if !ok {
 		t.Fatal("controller not in the client table")
@@ -176,11 +172,7 @@ func TestFullStoreDoesNotLeaveClientBusy(t *testing.T) {
 	})
 	secA := e.addCred(creds.RoleDevice, devA, "")
 	secC := e.addCred(creds.RoleController, ctlC, "")
-	ctl := e.mustDial(dialOpts{username: ctlC, password: secC, manualAck: true}) // never acknowledges
-	inbox := "usp/v1/controller/" + ctlC
-	if code := ctl.subscribe(t, inbox, 1); code != codeGrantedQoS1 {
-		t.Fatalf("subscribe: 0x%02x", code)
-	}
+	_, inbox := e.subscribedController(secC, dialOpts{manualAck: true}) // never acknowledges
 	dev := e.mustDial(dialOpts{username: devA, password: secA})
 	for range 20 {
 		if code := dev.publish(t, &paho.Publish{Topic: inbox, QoS: 1, Payload: record(t, devA, ctlC)}); code != codeSuccess {

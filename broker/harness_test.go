@@ -198,6 +198,20 @@ func (e *env) mustDial(o dialOpts) *client {
 	return c
 }
 
+// subscribedController connects controller ctlC, whose secret is secC,
+// with the further options in o, subscribes it to its inbox, and returns
+// it with the inbox.
+func (e *env) subscribedController(secC string, o dialOpts) (*client, string) {
+	e.t.Helper()
+	o.username, o.password = ctlC, secC
+	ctl := e.mustDial(o)
+	inbox := "usp/v1/controller/" + ctlC
+	if code := ctl.subscribe(e.t, inbox, 1); code != codeGrantedQoS1 {
+		e.t.Fatalf("controller subscribe: 0x%02x", code)
+	}
+	return ctl, inbox
+}
+
 // subscribe returns the SUBACK reason code of one subscription.
 func (c *client) subscribe(t testing.TB, filter string, qos byte) byte {
 	t.Helper()
