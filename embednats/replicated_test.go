@@ -9,7 +9,6 @@ import (
 	"cuttle/internal/natstest"
 	"cuttle/internal/testutil"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -17,17 +16,8 @@ import (
 // checks that a KV bucket with three replicas survives losing one server.
 func TestClusterReplicatedKV(t *testing.T) {
 	nodes := natstest.StartCluster(t, 3, "test")
-	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
-
-	nc, err := nats.Connect(n1.ClientURL()+","+n2.ClientURL()+","+n3.ClientURL(), nats.UserInfo("u", "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n3 := nodes[2]
+	js := natstest.ClusterJetStream(t, nodes)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Until the meta leader is elected, JetStream requests get no answer.

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
@@ -95,18 +94,5 @@ func TestReplicasOutOfRange(t *testing.T) {
 // returns JetStream through a connection to all of them.
 func startTestCluster(t *testing.T) jetstream.JetStream {
 	t.Helper()
-	var urls []string
-	for _, s := range natstest.StartCluster(t, 3, "replicas-test") {
-		urls = append(urls, s.ClientURL())
-	}
-	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo("u", "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
+	return natstest.ClusterJetStream(t, natstest.StartCluster(t, 3, "replicas-test"))
 }

@@ -145,6 +145,27 @@ func logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// ClusterJetStream connects to every server of a cluster StartCluster
+// started (so the connection survives losing one) and returns JetStream;
+// the connection is closed at cleanup.
+func ClusterJetStream(t testing.TB, nodes []*embednats.Server) jetstream.JetStream {
+	t.Helper()
+	var urls []string
+	for _, s := range nodes {
+		urls = append(urls, s.ClientURL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), nats.UserInfo("u", "p"))
+	if err != nil {
+		t.Fatalf("connecting to the cluster: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("creating JetStream context: %v", err)
+	}
+	return js
+}
+
 // StartCluster starts n clustered servers named n1…nN on loopback, each with
 // client user "u"/"p", a random client port and a store in t.TempDir(), in
 // the cluster called name. JetStream needs every node to have its routes
